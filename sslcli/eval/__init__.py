@@ -1,0 +1,1 @@
+"""Evaluation on frozen features: extraction, kNN and linear-probe protocols."""

@@ -1,0 +1,72 @@
+"""``evaluate``: features of a run (and of its random-init twin) under one protocol."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sslcli.errors import InputError
+
+
+def split_rows(dataset: Any, labels: list[Any], use_groups: bool, seed: int,
+               test_fraction: float = 0.2) -> tuple[list[int], list[int]]:
+    """(train, test) indices: the data's own split, else by group, else seeded stratified."""
+    from sslcli.eval.linear import validation_split
+
+    splits = dataset.splits()
+    if splits is not None:
+        train = [i for i, s in enumerate(splits) if s in ("train", "val")]
+        test = [i for i, s in enumerate(splits) if s == "test"]
+        if train and test:
+            return train, test
+    groups = dataset.groups() if use_groups else None
+    if use_groups and groups is None:
+        raise InputError("--data", "groups", "data with a group field (subject, patient, ...)",
+                         "none", code="content.groups")
+    train, test = validation_split(len(labels), _label_ids(labels)[0], groups, seed,
+                                   test_fraction)
+    return train, test
+
+
+def _label_ids(labels: list[Any]) -> tuple[list[int], list[Any]]:
+    classes = sorted(set(labels), key=str)
+    index = {c: i for i, c in enumerate(classes)}
+    return [index[v] for v in labels], classes
+
+
+def evaluate_run(run_dir: str, data: tuple[str, ...], spec: Any, registry: Any, *,
+                 baseline: str = "none", use_groups: bool = False, k: int = 20, seed: int = 0,
+                 open_data: Callable[..., Any]) -> list[dict[str, Any]]:
+    """One row per encoder (``ssl``, and ``random`` with a ``difference`` row)."""
+    import torch
+
+    from sslcli.eval.extract import embed_dataset, load_run_method
+
+    cfg, modality, method = load_run_method(run_dir, registry)
+    dataset = open_data(modality, data, labels=True, skip_bad=False)
+    labels = dataset.labels()
+    if labels is None:
+        raise InputError(",".join(data), "label", "labelled items (a 'label' field per item)",
+                         "no labels", code="content.labels")
+    values = all(isinstance(v, float) for v in labels)
+    y = torch.tensor(labels, dtype=torch.float64) if values else torch.tensor(_label_ids(labels)[0])
+    train, test = split_rows(dataset, labels, use_groups, seed)
+    groups = dataset.groups()
+    params: dict[str, Any] = {"label_kind": "value" if values else "class"}
+    if spec.name == "knn":
+        params["k"] = k
+    if spec.name == "linear":
+        params.update(seed=seed, groups=[groups[i] for i in train] if groups else None)
+    encoders = [("ssl", method)]
+    if baseline == "random":
+        encoders.append(("random", load_run_method(run_dir, registry, baseline="random")[2]))
+    rows = []
+    for name, model in encoders:
+        x = embed_dataset(model, dataset)
+        metrics = spec.run(x[train], y[train], x[test], y[test], dict(params))
+        rows.append({"encoder": name, "train": len(train), "test": len(test), **metrics})
+    if len(rows) == 2:
+        diff = {key: rows[0][key] - rows[1][key] for key in rows[0]
+                if isinstance(rows[0][key], float)}
+        rows.append({"encoder": "difference", "train": len(train), "test": len(test), **diff})
+    return rows

@@ -1,0 +1,72 @@
+"""Features from a run: rebuild its method, load its weights, embed a dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sslcli.errors import InputError, UsageError
+
+
+def load_run_method(run: str | Path, registry: Any, checkpoint: str = "final",
+                    baseline: str | None = None) -> tuple[dict[str, Any], Any, Any]:
+    """``(config, modality, method)`` of a finished run, on CPU, in eval mode.
+
+    Args:
+        run: The run folder.
+        registry: The plugin registry.
+        checkpoint: ``final`` (encoder.safetensors), ``last`` or ``step-N`` (checkpoints/).
+        baseline: ``random`` = the same architecture, untrained (seeded by the run's seed).
+    """
+    import json
+
+    import torch
+
+    from sslcli.run_folder import read_config
+
+    cfg = read_config(run)
+    info_path = Path(run) / "encoder.json"
+    if not info_path.is_file():
+        raise InputError(str(info_path), "", "the encoder description of a finished run",
+                         "no such file (did the run finish?)", code="io.missing")
+    info = json.loads(info_path.read_text())
+    modality = registry.modality(cfg["modality"])
+    spec = registry.method(cfg["modality"], cfg["method"])
+    torch.manual_seed(int(cfg.get("seed", 0)))
+    method = spec.build(cfg.get("params", {}), info.get("dataset_info", {}))
+    if baseline == "random":
+        pass
+    elif checkpoint == "final":
+        from safetensors.torch import load_model
+
+        weights = Path(run) / "encoder.safetensors"
+        if not weights.is_file():
+            raise InputError(str(weights), "", "the run's exported encoder", "no such file",
+                             code="io.missing")
+        load_model(method.encoder, str(weights))
+    elif checkpoint == "last" or checkpoint.startswith("step-"):
+        from sslcli.train.checkpoint import load
+
+        name = "last" if checkpoint == "last" else f"step-{int(checkpoint[5:]):07d}"
+        state = load(Path(run) / "checkpoints" / f"{name}.pt")
+        method.load_state_dict(state["method"])
+    else:
+        raise UsageError(f"--checkpoint: expected final, last or step-N, got {checkpoint!r}")
+    method.eval()
+    return cfg, modality, method
+
+
+def embed_dataset(method: Any, dataset: Any, batch_size: int = 256) -> Any:
+    """float32 ``(N, D)`` features of every item, in dataset order."""
+    import torch
+
+    from sslcli.train.data import collate
+
+    feats = []
+    with torch.no_grad():
+        for start in range(0, len(dataset), batch_size):
+            items = [dataset[i] for i in range(start, min(start + batch_size, len(dataset)))]
+            feats.append(method.embed(collate(items)).float().cpu())
+    if not feats:
+        return torch.zeros(0, method.embedding_dim)
+    return torch.cat(feats)

@@ -1,0 +1,66 @@
+"""Input paths: reading file lists (``-`` = stdin), existence and modality checks.
+
+Shared by ``validate``, ``pretrain``, ``embed`` and ``evaluate`` so that every
+command reports bad input the same way: every problem, one per line, exit 2; or,
+with ``--skip-bad``, the bad paths are left out and listed.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+from sslcli.api import Problem
+from sslcli.errors import UsageError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sslcli.api import Modality
+
+
+def expand_paths(args: Iterable[str], stdin: IO[str] | None = None,
+                 null_separated: bool = False) -> list[str]:
+    """Arguments with ``-`` replaced by the paths listed on stdin (one per line, or NUL)."""
+    out: list[str] = []
+    for arg in args:
+        if arg == "-":
+            text = (stdin or sys.stdin).read()
+            sep = "\0" if null_separated else "\n"
+            out.extend(p.strip("\r\n") if not null_separated else p
+                       for p in text.split(sep) if p.strip())
+        else:
+            out.append(arg)
+    if not out:
+        raise UsageError("PATH: expected at least one path (or '-' to read a list from stdin)")
+    return out
+
+
+def missing_problems(paths: Iterable[str]) -> list[Problem]:
+    """An ``io.missing`` problem for every path that does not exist."""
+    return [
+        Problem(path=p, field="", expected="an existing file or folder", got="no such path",
+                code="io.missing")
+        for p in paths
+        if not Path(p).exists()
+    ]
+
+
+def check_inputs(modality: Modality, paths: list[str], strict: bool = False) -> list[Problem]:
+    """Existence checks, then the modality's schema and content checks on existing paths."""
+    problems = missing_problems(paths)
+    missing = {p.path for p in problems}
+    existing = [Path(p) for p in paths if p not in missing]
+    if existing and modality.validate is not None:
+        problems.extend(modality.validate(existing, strict))
+    return problems
+
+
+def is_error(problem: Problem, strict: bool) -> bool:
+    """Errors always count; warnings count in strict mode."""
+    return problem.severity == "error" or strict
+
+
+def bad_paths(problems: Iterable[Problem], strict: bool = False) -> set[str]:
+    """The paths that hold at least one (counting) problem."""
+    return {p.path for p in problems if is_error(p, strict)}

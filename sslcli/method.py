@@ -1,0 +1,96 @@
+"""The torch side of the plugin contract: ``Method``, ``StepOutput``, ``Callback``.
+
+A method is a small ``nn.Module`` that turns a batch into a loss. The trainer does
+everything else (device, precision, optimiser, schedule, checkpoints, logging), so
+a method from any plugin is trained the same way. Import via :mod:`sslcli.api`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+
+@dataclass
+class StepOutput:
+    """What ``Method.forward`` returns for one batch.
+
+    Attributes:
+        loss: Scalar tensor to minimise.
+        logs: Extra scalars to log (``{"loss/align": 0.3}``); tensors are detached.
+        embeddings: Detached ``(B, D)`` embeddings of the batch; the trainer computes
+            label-free collapse metrics (``health/*``) from them.
+    """
+
+    loss: torch.Tensor
+    logs: dict[str, Any] = field(default_factory=dict)
+    embeddings: torch.Tensor | None = None
+
+
+class Callback:
+    """Per-step / per-epoch hooks a method may ask the trainer for (EMA, curation, ...).
+
+    ``ctx`` is the trainer context: ``step``, ``total_steps``, ``epoch``, ``lr``,
+    ``rank``, ``device``, ``log(dict)``, ``embed_dataset()``. A callback's state goes
+    into the checkpoint through ``state_dict`` / ``load_state_dict``.
+    """
+
+    def on_train_start(self, ctx: Any) -> None:
+        """Before the first step (also after a resume)."""
+
+    def on_epoch_start(self, ctx: Any) -> list[int] | None:
+        """Before each epoch; may return the epoch's dataset indices (curation)."""
+        return None
+
+    def on_after_step(self, ctx: Any) -> None:
+        """After each optimizer step (EMA teacher update, prototype normalisation)."""
+
+    def on_epoch_end(self, ctx: Any) -> None:
+        """After each epoch."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """State saved in checkpoints (tensors, numbers, lists, dicts only)."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`."""
+
+
+class Method(nn.Module):
+    """Base class of pretraining methods.
+
+    Subclasses set ``embedding_dim``, build ``self.encoder`` (the part that is
+    exported) and implement :meth:`forward` and :meth:`embed`. All state lives in
+    parameters, persistent buffers or ``get_extra_state`` so checkpoints are complete.
+    """
+
+    embedding_dim: int = 0
+
+    def transform(self, item: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+        """Make the training views of one item (runs in data-loader workers).
+
+        Called inside a seeded scope: it may use ``rng``, NumPy's, Python's and
+        torch's global generators, and must not depend on anything else, so that the
+        views are a pure function of (seed, epoch, index). Default: the item itself.
+        """
+        return item
+
+    def forward(self, batch: dict[str, Any]) -> StepOutput:  # pragma: no cover - interface
+        """Loss (and logs, embeddings) of one collated batch of transformed items."""
+        raise NotImplementedError
+
+    def embed(self, batch: dict[str, Any]) -> torch.Tensor:  # pragma: no cover - interface
+        """``(B, embedding_dim)`` features of a collated batch of untransformed items."""
+        raise NotImplementedError
+
+    def encoder_config(self) -> dict[str, Any]:
+        """``{"factory": "module:function", "kwargs": {...}}`` that rebuilds ``encoder``."""
+        return {}
+
+    def callbacks(self) -> list[Callback]:
+        """Callbacks the trainer should run for this method."""
+        return []
