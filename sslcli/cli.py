@@ -281,8 +281,9 @@ def main(argv: list[str] | None = None, pm: SslcliPluginManager | None = None) -
     try:
         pm = pm or make_plugin_manager()
         group = build_cli(pm)
-        group.main(args=args, prog_name="sslcli", standalone_mode=False, obj={"pm": pm})
-        return 0
+        code = group.main(args=args, prog_name="sslcli", standalone_mode=False, obj={"pm": pm})
+        # with standalone_mode=False click returns the code of ctx.exit(N) instead of raising
+        return code if isinstance(code, int) else 0
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:

@@ -186,7 +186,7 @@ class SslcliPluginManager(pluggy.PluginManager):
             self._registry = Registry.build(self)
         return self._registry
 
-    def trace(self, message: str) -> None:
+    def trace_hook(self, message: str) -> None:
         """Write a hook-trace line on stderr when ``SSLCLI_TRACE_PLUGINS=1``."""
         if getattr(self, "_trace", False):
             print(f"sslcli trace: {message}", file=sys.stderr)

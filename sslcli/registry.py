@@ -54,7 +54,7 @@ class Registry:
                     continue
                 try:
                     result = impl.function()
-                    pm.trace(f"{hook_name} from {impl.plugin_name} -> {result!r:.200}")
+                    pm.trace_hook(f"{hook_name} from {impl.plugin_name} -> {result!r:.200}")
                     found[impl.plugin_name][hook_name] = _checked(hook_name, item_type, result)
                 except Exception as exc:  # noqa: BLE001 - one bad plugin must not take others
                     pm.fail(record, exc)

@@ -1,0 +1,205 @@
+"""InfoNCE / NT-Xent, with an optional MoCo memory bank whose contents are saved state."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from sslcli.losses import distributed as dist
+from sslcli.losses._checks import check_finite, check_pair, check_temperature, upcast
+
+__all__ = ["InfoNCELoss", "NTXentLoss", "matmul_logsumexp"]
+
+
+def _exp_buffer(q: Tensor, keys: Tensor, masks: Sequence[tuple[int, int, int]]):
+    """S = q·keysᵀ with masked entries −inf, turned in place into exp(S − rowmax)."""
+    buf = torch.mm(q, keys.t())
+    for r0, r1, c0 in masks:
+        buf[r0:r1].diagonal(c0).fill_(float("-inf"))
+    m = buf.amax(dim=1, keepdim=True)
+    buf.sub_(m).exp_()
+    return buf, m, buf.sum(dim=1, keepdim=True)
+
+
+class _MatmulLogSumExp(torch.autograd.Function):
+    """Row-wise logsumexp of q·keysᵀ with masked diagonals, in one (rows × keys) buffer.
+
+    The backward reuses the forward's exp buffer as the softmax (in place), so fwd + bwd
+    allocate a single logits-sized matrix: no log_softmax copy, no masking copies.
+    """
+
+    @staticmethod
+    def forward(ctx, q: Tensor, keys: Tensor, masks: tuple) -> Tensor:  # type: ignore[override]
+        buf, m, s = _exp_buffer(q, keys, masks)
+        ctx.save_for_backward(q, keys)
+        ctx.masks, ctx.buf, ctx.s = masks, buf, s
+        return (m + s.log()).squeeze(1)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):  # type: ignore[override]
+        q, keys = ctx.saved_tensors
+        with torch.autocast(q.device.type, enabled=False):  # also when backward runs in autocast
+            buf, s = ctx.buf, ctx.s
+            if buf is None:  # a second backward (retain_graph=True): recompute the buffer
+                buf, _, s = _exp_buffer(q, keys, ctx.masks)
+            ctx.buf = ctx.s = None
+            p = buf.mul_(grad.to(buf.dtype).unsqueeze(1) / s)  # softmax · upstream, in place
+            grad_q = torch.mm(p, keys) if ctx.needs_input_grad[0] else None
+            grad_k = torch.mm(p.t(), q) if ctx.needs_input_grad[1] else None
+        return grad_q, grad_k, None
+
+
+def matmul_logsumexp(
+    q: Tensor, keys: Tensor, masks: Sequence[tuple[int, int, int]] = ()
+) -> Tensor:
+    """``logsumexp(q @ keys.T, dim=1)`` with entries ``(r0 + t, c0 + t)`` excluded for every
+    ``(r0, r1, c0)`` in ``masks`` and ``0 <= t < r1 - r0``; memory: one (rows × keys) buffer.
+
+    Every row must keep at least one unmasked entry.
+    """
+    return _MatmulLogSumExp.apply(q, keys, tuple(masks))
+
+
+class InfoNCELoss(nn.Module):
+    """InfoNCE / NT-Xent: symmetric contrastive cross-entropy over 2B views, or MoCo with a bank.
+
+    Paper: "A Simple Framework for Contrastive Learning of Visual Representations" (SimCLR),
+    https://arxiv.org/abs/2002.05709; bank mode: "Momentum Contrast for Unsupervised Visual
+    Representation Learning" (MoCo), https://arxiv.org/abs/1911.05722.
+    Equation: z = normalize([out0; out1]) (2B rows), s_ij = z_i·z_j / τ,
+    ℓ_i = −log( exp(s_{i,p(i)}) / Σ_{j≠i} exp(s_ij) ), p(i) = the other view of i;
+    L = mean of ℓ_i over the 2B rows of the global batch. Bank mode (K, D): q = normalize(out0),
+    k = normalize(out1), ℓ_i = −log( exp(q_i·k_i/τ) / (exp(q_i·k_i/τ) + Σ_m exp(q_i·bank_m/τ)) ),
+    L = mean over the B rows; then the gathered k are enqueued (FIFO, no gradient).
+
+    Args:
+        temperature: τ; default 0.5 (lightly's default; the paper's tuned values are 0.1-0.5).
+        memory_bank_size: 0 (no bank, SimCLR; lightly) or (K, D) (MoCo; lightly). The bank is
+            a persistent buffer (``bank``, ``bank_ptr``), so it is in ``state_dict`` (ours;
+            lightly's is not). Initial entries are random unit vectors drawn from
+            ``torch.Generator().manual_seed(bank_seed)``, identical on every rank (ours).
+            When a batch passes the end, the bank is filled to its end and the pointer resets,
+            as lightly does. The bank updates only if ``out0.requires_grad`` (lightly).
+        gather_distributed: gather the negatives (SimCLR mode) or the enqueued keys (bank mode)
+            from all ranks; ``None`` (default, ours) gathers when the world size is > 1.
+            Rank r returns W·Σ_local ℓ / N_global (core spec 4.0), so DDP-averaged gradients
+            equal those of one process on the whole batch.
+        bank_seed: seed of the initial bank; default 0 (ours).
+        check_finite: raise on NaN/Inf inputs; default True (ours).
+
+    Raises:
+        ValueError: |temperature| < 1e-8, a bad ``memory_bank_size``, out0/out1 not
+            (B, D) with equal shapes, B < 2 (SimCLR mode), NaN/Inf inputs, or a bank
+            dimension different from D.
+
+    Examples:
+        >>> loss_fn = InfoNCELoss(temperature=0.5)
+        >>> out0, out1 = torch.randn(8, 32), torch.randn(8, 32)
+        >>> loss = loss_fn(out0, out1)
+
+    Oracle: matches ``lightly.loss.NTXentLoss`` 1.6.0 (with and without bank) at world size 1.
+    """
+
+    def __init__(
+        self,
+        temperature: float = 0.5,
+        memory_bank_size: int | Sequence[int] = 0,
+        gather_distributed: bool | None = None,
+        bank_seed: int = 0,
+        check_finite: bool = True,
+    ) -> None:
+        super().__init__()
+        check_temperature(temperature)
+        self.temperature = float(temperature)
+        self.gather_distributed = gather_distributed
+        self.check_finite = check_finite
+        self.memory_bank_size = _bank_size(memory_bank_size)
+        self.bank: Tensor | None
+        self.bank_ptr: Tensor | None
+        self.register_buffer("bank", None)
+        self.register_buffer("bank_ptr", None)
+        if self.memory_bank_size is not None:
+            gen = torch.Generator().manual_seed(int(bank_seed))
+            bank = torch.randn(self.memory_bank_size, generator=gen)
+            self.register_buffer("bank", F.normalize(bank, dim=1))
+            self.register_buffer("bank_ptr", torch.zeros(1, dtype=torch.long))
+
+    def forward(self, out0: Tensor, out1: Tensor) -> Tensor:
+        """Loss of two (B, D) views; row i of ``out0`` and of ``out1`` come from one sample."""
+        check_pair(out0, out1)
+        if self.check_finite:
+            check_finite("out0", out0)
+            check_finite("out1", out1)
+        with torch.autocast(out0.device.type, enabled=False):
+            out0, out1 = upcast(out0), upcast(out1)
+            if self.bank is not None:
+                return self._bank_loss(out0, out1)
+            return self._batch_loss(out0, out1)
+
+    def _batch_loss(self, out0: Tensor, out1: Tensor) -> Tensor:
+        b = out0.shape[0]
+        z = F.normalize(torch.cat([out0, out1]), dim=1, eps=1e-12)
+        gather = dist.should_gather(self.gather_distributed)
+        keys, sizes = dist.gather_with_sizes(z) if gather else (z, [2 * b])
+        offset = sum(sizes[: dist.rank()]) if gather else 0
+        q = z * (1.0 / self.temperature)
+        lse = matmul_logsumexp(q, keys, [(0, 2 * b, offset)])  # the self column is −inf
+        pos = (q * z.roll(b, dims=0)).sum(dim=1)  # the other view of the same sample
+        scale = (dist.world_size() if gather else 1) / keys.shape[0]
+        return (lse - pos).sum() * scale
+
+    def _bank_loss(self, out0: Tensor, out1: Tensor) -> Tensor:
+        assert self.bank is not None
+        if out0.shape[1] != self.bank.shape[1]:
+            raise ValueError(
+                f"out0: expected dimension {self.bank.shape[1]} to match memory_bank_size "
+                f"{tuple(self.bank.shape)}, got shape {tuple(out0.shape)}"
+            )
+        q = F.normalize(out0, dim=1, eps=1e-12) * (1.0 / self.temperature)
+        k = F.normalize(out1, dim=1, eps=1e-12)
+        bank = self.bank.to(dtype=q.dtype, copy=True)  # the bank before this step's enqueue
+        pos = (q * k).sum(dim=1)
+        lse = torch.logaddexp(pos, matmul_logsumexp(q, bank))
+        gather = dist.should_gather(self.gather_distributed)
+        keys, sizes = dist.gather_with_sizes(k, grad=False) if gather else (k, [k.shape[0]])
+        if out0.requires_grad:
+            self._enqueue(keys.detach())
+        scale = (dist.world_size() if gather else 1) / sum(sizes)
+        return (lse - pos).sum() * scale
+
+    @torch.no_grad()
+    def _enqueue(self, keys: Tensor) -> None:
+        """FIFO update as lightly's ``MemoryBankModule``: fill to the end, then restart at 0."""
+        assert self.bank is not None
+        size, n, ptr = self.bank.shape[0], keys.shape[0], int(self.bank_ptr)
+        if ptr + n >= size:
+            self.bank[ptr:] = keys[: size - ptr]
+            self.bank_ptr.zero_()
+        else:
+            self.bank[ptr : ptr + n] = keys
+            self.bank_ptr.fill_(ptr + n)
+
+
+def _bank_size(size: int | Sequence[int]) -> tuple[int, int] | None:
+    if isinstance(size, int) and not isinstance(size, bool) and size == 0:
+        return None
+    ok = (
+        not isinstance(size, (int, str))
+        and isinstance(size, Sequence)
+        and len(size) == 2
+        and all(isinstance(s, int) and not isinstance(s, bool) for s in size)
+    )
+    if not ok or size[0] < 0 or size[1] < 1:  # type: ignore[index]
+        raise ValueError(
+            "memory_bank_size: expected 0 (no bank) or a (num_features, dim) tuple, "
+            f"got {size!r}"
+        )
+    if size[0] == 0:  # type: ignore[index]
+        return None
+    return (int(size[0]), int(size[1]))  # type: ignore[index]
+
+
+NTXentLoss = InfoNCELoss

@@ -1,0 +1,3 @@
+"""Fixture: a plugin whose import raises."""
+
+raise RuntimeError("this plugin is broken on purpose")

@@ -1,0 +1,9 @@
+"""Fixture: a plugin trying to add a group named like a core command."""
+
+import click
+
+
+def sslcli_commands(cli):
+    @cli.group("pretrain")
+    def fake():
+        """Not the real pretrain."""

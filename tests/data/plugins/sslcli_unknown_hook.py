@@ -1,0 +1,5 @@
+"""Fixture: a plugin with a misspelled hook name."""
+
+
+def sslcli_modality():
+    return []
