@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import difflib
 import json
+import math
 import re
 from collections.abc import Iterator
 from functools import lru_cache
@@ -90,13 +91,13 @@ def _expectation(error: Any, key: str = "") -> tuple[str, str, str]:
         article = " or ".join(types)
         return "", article, f"{cut(inst)} ({_type_name(inst)})"
     if kw == "required":
-        missing = [r for r in val if isinstance(inst, dict) and r not in inst]
-        return (missing[0] if missing else ""), "a value (missing required field)", ""
+        return key, "a value (missing required field)", ""
     if kw == "additionalProperties":
         allowed = sorted((error.schema.get("properties") or {}).keys())
+        patterns = [f"/{p}/" for p in (error.schema.get("patternProperties") or {})]
         hint = did_you_mean(key, allowed)
         hint_text = f"; did you mean {hint!r}?" if hint else ""
-        return key, f"a known field (allowed: {', '.join(allowed)}{hint_text})", (
+        return key, f"a known field (allowed: {', '.join(allowed + patterns)}{hint_text})", (
             f"unknown field {key!r}"
         )
     if kw == "enum":
@@ -148,7 +149,6 @@ def check(
         prefix: Field prefix (``params`` when checking a method's parameters).
     """
     from jsonschema import Draft202012Validator
-    from jsonschema.exceptions import best_match
 
     schema_dict = resolve(schema)
     validator = Draft202012Validator(
@@ -156,16 +156,66 @@ def check(
     )
     problems: list[Problem] = []
     errors = sorted(validator.iter_errors(instance), key=lambda e: list(map(str, e.path)))
-    for error in errors:
-        if error.validator in ("oneOf", "anyOf") and error.context:
-            error = best_match(error.context)
+    for error in _expand_alternatives(errors, schema_dict):
         keys = [""]
         if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-            allowed = set((error.schema.get("properties") or {}).keys())
-            keys = [k for k in error.instance if k not in allowed] or [""]
-        for key in keys:  # one problem per unknown key
+            keys = _unknown_keys(error.schema, error.instance) or [""]
+        elif error.validator == "required":
+            match = _REQUIRED.match(error.message)
+            keys = [match.group(1)] if match else [""]
+        for key in keys:  # one problem per unknown or missing key
             problems.append(_problem(error, path, line, prefix, key))
     return problems
+
+
+_REQUIRED = re.compile(r"^'(.+)' is a required property$")
+
+
+def _unknown_keys(schema: dict[str, Any], instance: dict[str, Any]) -> list[str]:
+    """Keys of ``instance`` allowed neither by ``properties`` nor by ``patternProperties``."""
+    allowed = set(schema.get("properties") or {})
+    patterns = [re.compile(p) for p in (schema.get("patternProperties") or {})]
+    return [k for k in instance if k not in allowed and not any(p.search(k) for p in patterns)]
+
+
+def _local_ref(root: dict[str, Any], node: Any) -> Any:
+    """``node`` with a local ``$ref`` (``#/$defs/x``) followed."""
+    ref = node.get("$ref") if isinstance(node, dict) else None
+    if not (isinstance(ref, str) and ref.startswith("#/")):
+        return node
+    for part in ref[2:].split("/"):
+        root = root[part.replace("~1", "/").replace("~0", "~")]
+    return root
+
+
+def _branch_for(error: Any, root: dict[str, Any]) -> list[Any]:
+    """The errors of the ``oneOf``/``anyOf`` branch the instance meant to match.
+
+    A branch that pins a property with ``const`` (e.g. ``format: wearwin/1``) equal to
+    the instance's value is the intended one and all its errors are reported; else the
+    single best match.
+    """
+    from jsonschema.exceptions import best_match
+
+    branches = error.validator_value
+    if isinstance(error.instance, dict):
+        for index, branch in enumerate(branches):
+            props = (_local_ref(root, branch) or {}).get("properties") or {}
+            pinned = {k: v["const"] for k, v in props.items() if isinstance(v, dict)
+                      and "const" in v}
+            if pinned and all(error.instance.get(k) == v for k, v in pinned.items()):
+                return [e for e in error.context if e.relative_schema_path[0] == index]
+    return [best_match(error.context)]
+
+
+def _expand_alternatives(errors: list[Any], root: dict[str, Any]) -> list[Any]:
+    out = []
+    for error in errors:
+        if error.validator in ("oneOf", "anyOf") and error.context:
+            out.extend(_expand_alternatives(_branch_for(error, root), root))
+        else:
+            out.append(error)
+    return out
 
 
 def _problem(error: Any, path: str | Path, line: int | None, prefix: str, key: str) -> Problem:
@@ -223,7 +273,7 @@ def _coerce(value: str, prop: dict[str, Any]) -> Any:
         try:
             if t == "integer" and value.strip().lstrip("-").isdigit():
                 return int(value)
-            if t == "number":
+            if t == "number" and math.isfinite(float(value)):
                 return float(value)
             if t == "boolean" and value.strip().lower() in ("true", "false", "1", "0"):
                 return value.strip().lower() in ("true", "1")
@@ -242,8 +292,18 @@ def read_records(
     row, case-insensitive column names, empty cells omitted, cells converted to the
     types of ``record_schema``'s properties. ``.json``/``.yaml``: a list of records.
     """
-    p = Path(path)
+    last = 0
+    try:
+        for last, record in _records(Path(path), record_schema):
+            yield last, record
+    except (UnicodeDecodeError, csv.Error, OSError) as exc:
+        yield last + 1, Problem(str(path), "", "a readable UTF-8 manifest",
+                                cut(f"{type(exc).__name__}: {exc}"), "io.unreadable", last + 1)
+
+
+def _records(p: Path, record_schema: dict[str, Any] | None) -> Iterator[tuple[int, Any]]:
     suffix = p.suffix.lower()
+    path = p
     if suffix in (".jsonl", ".ndjson"):
         with p.open(encoding="utf-8") as fh:
             for lineno, raw in enumerate(fh, 1):

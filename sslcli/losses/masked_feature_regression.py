@@ -148,6 +148,5 @@ class MaskedFeatureRegressionLoss(nn.Module):
             scale = world_size() if gather else 1
             total = preds[0].new_zeros((), dtype=sums[0].dtype)
             for w, s, c in zip(weights, sums, counts_t.tolist()):
-                if c > 0:
-                    total = total + s * (w * scale / c)
+                total = total + s * (w * scale / max(c, 1.0))  # empty: s == 0, stays in graph
             return total

@@ -123,8 +123,10 @@ def check_registration(case: Case) -> None:
     mod = reg.modality(case.modality)
     if case.method is not None:
         reg.method(case.modality, case.method)
-    if mod.default_method not in [m.name for m in reg.methods_for(case.modality)]:
-        raise case.fail("registration", f"default method {mod.default_method!r} is not registered")
+    methods = [m.name for m in reg.methods_for(case.modality)]
+    if methods and mod.default_method not in methods:
+        raise case.fail("registration", f"default method {mod.default_method!r} is not among "
+                                         f"the registered methods {methods}")
 
 
 def _undescribed(schema: Any, path: str = "") -> Iterator[str]:
