@@ -133,8 +133,8 @@ class Modality:
     """A kind of data a plugin knows how to read.
 
     Attributes:
-        name: One lowercase word (``[a-z][a-z0-9]*``): ``wearable``, ``scene3d``.
-        dataset_schema: Stem of the dataset JSON Schema (``wearable_dataset``) served by
+        name: One lowercase word (``[a-z][a-z0-9]*``), e.g. ``vectors``.
+        dataset_schema: Stem of the dataset JSON Schema (``<modality>_dataset``) served by
             :func:`sslcli.schemas.load`, or a schema ``dict`` shipped by the plugin itself.
         default_method: Name of the method ``pretrain`` uses when ``--method`` is not given.
         example_data: Returns the path of small real example data shipped with the plugin.
@@ -174,7 +174,7 @@ class MethodSpec:
     """A pretraining method for a modality.
 
     Attributes:
-        name: kebab-case short name from the paper (``frameproj``, ``curated-dino``).
+        name: kebab-case short name from the paper (``simclr``, ``curated-dino``).
         modality: Name of the modality it trains on (may belong to another plugin).
         build: ``build(params, dataset_info) -> Method`` (imports torch lazily).
         paper: Title (and arXiv id) of the paper the method follows.

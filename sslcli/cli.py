@@ -53,10 +53,10 @@ def _check_strict(pm: SslcliPluginManager, strict: bool) -> None:
                    "(also SSLCLI_STRICT_PLUGINS=1).")
 @click.pass_context
 def cli(ctx: click.Context, debug: bool, strict_plugins: bool) -> None:
-    """Self-supervised pretraining for wearable sensors, video, 3D scenes and SAR.
+    """Self-supervised pretraining from the command line.
 
     Modalities and methods come from plugins ('sslcli plugins' lists them).
-    Start with 'sslcli pretrain --modality wearable', which trains on example data.
+    'sslcli pretrain --modality NAME' trains on that modality's example data.
     """
     obj = ctx.ensure_object(dict)
     obj["debug"] = debug or _env_debug()
@@ -105,7 +105,7 @@ def plugins_cmd(ctx: click.Context, as_json: bool, show_all: bool, strict: bool)
                 for r in records]
         doc: Any = rows
         if show_all:
-            doc = {"plugins": rows, "environment": _environment()}
+            doc = {"plugins": rows, "environment": _environment(pm.registry)}
         click.echo(json.dumps(doc, indent=2))
     else:
         table = [("NAME", "DISTRIBUTION", "STATUS", "CONTRIBUTES")]
@@ -116,7 +116,7 @@ def plugins_cmd(ctx: click.Context, as_json: bool, show_all: bool, strict: bool)
                 table.append(("", "", "", "hooks: " + (", ".join(hooks.get(r.name, [])) or "-")))
         click.echo(_format_table(table))
         if show_all:
-            for key, value in _environment().items():
+            for key, value in _environment(pm.registry).items():
                 click.echo(f"{key}: {value}")
     if pm.failures() and not as_json:
         for r in pm.failures():
@@ -137,7 +137,7 @@ def _hook_table(pm: SslcliPluginManager) -> dict[str, list[str]]:
     return out
 
 
-def _environment() -> dict[str, str]:
+def _environment(registry: Any) -> dict[str, str]:
     import importlib.util
     import platform
 
@@ -150,8 +150,13 @@ def _environment() -> dict[str, str]:
                        if torch.cuda.is_available() else "not available")
     except Exception as exc:  # noqa: BLE001
         env["torch"] = f"not importable ({type(exc).__name__}: {exc})"
-    for extra in ("spconv", "gsplat", "torch_scatter", "tensorboard"):
+    for extra in ("torch_scatter", "tensorboard"):
         env[extra] = "installed" if importlib.util.find_spec(extra) else "not installed"
+    for name, owners in sorted(registry.modalities.items()):
+        for kernel, fallback in (owners[0][1].capabilities.get("gpu_kernels") or {}).items():
+            found = importlib.util.find_spec(kernel.split(".")[0]) is not None
+            env[f"{name}/{kernel}"] = ("installed" if found else "not installed") + (
+                f" (without it: {fallback})" if fallback else "")
     return env
 
 

@@ -128,7 +128,7 @@ def sslcli_commands(cli: click.Group) -> None:
 
     Arguments:
         cli: The root :class:`click.Group`. Add one group named after the plugin's
-            modality, e.g. ``cli.add_command(sar_group, name="sar")``.
+            modality, e.g. ``cli.add_command(vectors_group, name="vectors")``.
 
     Returns:
         Nothing.

@@ -65,8 +65,8 @@ class PluginRecord:
     """What ``sslcli plugins`` shows for one plugin.
 
     Attributes:
-        name: Entry-point name (``wearable``) or module name for core features.
-        module: The entry point's target (``sslcli_wearable``).
+        name: Entry-point name (``vectors``) or module name for core features.
+        module: The entry point's target (``sslcli_vectors``).
         distribution: Distribution that declares it, and its version.
         origin: ``core`` (from :data:`DEFAULT_PLUGINS`) or ``entry point``.
         status: ``ok``, ``failed``, ``conflict`` or ``disabled``.

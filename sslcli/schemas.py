@@ -165,7 +165,7 @@ def check(
             keys = [match.group(1)] if match else [""]
         for key in keys:  # one problem per unknown or missing key
             problems.append(_problem(error, path, line, prefix, key))
-    return problems
+    return sorted(problems, key=lambda p: p.field)
 
 
 _REQUIRED = re.compile(r"^'(.+)' is a required property$")
@@ -305,12 +305,15 @@ def _records(p: Path, record_schema: dict[str, Any] | None) -> Iterator[tuple[in
     suffix = p.suffix.lower()
     path = p
     if suffix in (".jsonl", ".ndjson"):
-        with p.open(encoding="utf-8") as fh:
+        with p.open("rb") as fh:
             for lineno, raw in enumerate(fh, 1):
                 if not raw.strip():
                     continue
                 try:
-                    yield lineno, json.loads(raw)
+                    yield lineno, json.loads(raw.decode("utf-8"))
+                except UnicodeDecodeError as exc:
+                    yield lineno, Problem(str(path), "", "a UTF-8 line", cut(exc.reason),
+                                          "io.unreadable", lineno)
                 except json.JSONDecodeError as exc:
                     yield lineno, Problem(str(path), "", "a JSON object", cut(exc.msg),
                                           "io.unreadable", lineno)

@@ -6,8 +6,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from sslcli.losses._checks import check_finite, check_pair
+from sslcli.losses._checks import check_pair
 from sslcli.losses.distributed import all_reduce_sum_with_grad, should_gather, world_size
+from sslcli.losses.sinkhorn import _check_finite
 
 __all__ = ["BarlowTwinsLoss"]
 
@@ -98,14 +99,19 @@ class BarlowTwinsLoss(nn.Module):
         self.check_finite = check_finite
 
     def _prepare(self, *zs: Tensor, names: tuple[str, ...]) -> tuple[list[Tensor], bool]:
-        """Check the views, upcast them (fp32 island); returns them and the gather flag."""
+        """Check the shapes, upcast the views (fp32 island); returns them and the gather flag."""
         for name, z in zip(names[1:], zs[1:]):
             check_pair(zs[0], z, names=(names[0], name))
-        if self.check_finite:
-            for name, z in zip(names, zs):
-                check_finite(name, z)
         dtype = island_dtype(*zs)
         return [z.to(dtype) for z in zs], should_gather(self.gather_distributed)
+
+    def _finish(self, loss: Tensor, zs: tuple[Tensor, ...], names: tuple[str, ...]) -> Tensor:
+        """NaN/Inf check after the fact: a non-finite input always makes L non-finite (batch
+        statistics spread it), so finite inputs cost one scalar test instead of a pass each."""
+        if self.check_finite and not bool(torch.isfinite(loss.detach())):
+            for name, z in zip(names, zs):
+                _check_finite(name, z)
+        return loss
 
     def _standardize(self, zs: list[Tensor], gather: bool) -> tuple[list[Tensor], int]:
         """Standardised views and the sample count their statistics are taken over."""
@@ -125,4 +131,5 @@ class BarlowTwinsLoss(nn.Module):
             (za, zb), n = self._standardize(zs, gather)
             c = self._reduce((za.T @ zb).div_(n), gather)
             on_diag, off_diag = barlow_terms(c)
-            return on_diag + self.lambda_param * off_diag
+            loss = on_diag + self.lambda_param * off_diag
+        return self._finish(loss, (z_a, z_b), ("z_a", "z_b"))

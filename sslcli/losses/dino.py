@@ -8,8 +8,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from sslcli.losses._checks import check_finite, check_ndim, check_positive_int, check_temperature
+from sslcli.losses._checks import check_ndim, check_positive_int, check_temperature
 from sslcli.losses.distributed import all_reduce_no_grad, should_gather, world_size
+from sslcli.losses.sinkhorn import _check_finite
 
 __all__ = ["DINOLoss"]
 
@@ -135,7 +136,7 @@ class DINOLoss(nn.Module):
                 )
         if self.check_finite:
             for name, t in named:
-                check_finite(name, t)
+                _check_finite(name, t)
 
     def forward(
         self,

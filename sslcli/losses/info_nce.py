@@ -11,45 +11,75 @@ from torch import Tensor, nn
 from sslcli.losses import distributed as dist
 from sslcli.losses._checks import check_finite, check_pair, check_temperature, upcast
 
-__all__ = ["InfoNCELoss", "NTXentLoss", "matmul_logsumexp"]
+__all__ = ["InfoNCELoss", "NTXentLoss", "matmul_cross_entropy", "matmul_logsumexp"]
 
 
-def _exp_buffer(q: Tensor, keys: Tensor, masks: Sequence[tuple[int, int, int]]):
-    """S = q·keysᵀ with masked entries −inf, turned in place into exp(S − rowmax)."""
+Diagonals = tuple[tuple[int, int, int], ...]  # (r0, r1, c0): entries (r0 + t, c0 + t)
+
+
+def _exp_buffer(q: Tensor, keys: Tensor, masks: Diagonals, targets: Diagonals):
+    """S = q·keysᵀ with masked and target entries −inf, turned in place into exp(S − m).
+
+    Returns the buffer, the row maxima m (targets included), the row sums (targets excluded)
+    and the target logits (or ``None``).
+    """
     buf = torch.mm(q, keys.t())
-    for r0, r1, c0 in masks:
+    st = None
+    if targets:
+        st = torch.cat([buf[r0:r1].diagonal(c0) for r0, r1, c0 in targets])
+    for r0, r1, c0 in (*masks, *targets):
         buf[r0:r1].diagonal(c0).fill_(float("-inf"))
-    m = buf.amax(dim=1, keepdim=True)
-    buf.sub_(m).exp_()
-    return buf, m, buf.sum(dim=1, keepdim=True)
+    m = buf.amax(dim=1)
+    if st is not None:
+        m = torch.maximum(m, st)
+    buf.sub_(m.unsqueeze(1)).exp_()
+    return buf, m, buf.sum(dim=1), st
 
 
-class _MatmulLogSumExp(torch.autograd.Function):
-    """Row-wise logsumexp of q·keysᵀ with masked diagonals, in one (rows × keys) buffer.
+class _MatmulCrossEntropy(torch.autograd.Function):
+    """Row-wise logsumexp (or cross-entropy) of q·keysᵀ with masked diagonals, in one buffer.
 
-    The backward reuses the forward's exp buffer as the softmax (in place), so fwd + bwd
-    allocate a single logits-sized matrix: no log_softmax copy, no masking copies.
+    Without targets: lse_i = log Σ_j exp(S_ij) over unmasked j. With targets t(i):
+    ce_i = lse_i − S_{i,t(i)}, computed as r + log1p(expm1(−r) + Σ_{j≠t} exp(S_ij − m)),
+    r = m − S_{i,t(i)} ≥ 0, so a small loss keeps its relative precision. The backward reuses
+    the forward's exp buffer as the softmax (in place): one logits-sized matrix in all.
     """
 
     @staticmethod
-    def forward(ctx, q: Tensor, keys: Tensor, masks: tuple) -> Tensor:  # type: ignore[override]
-        buf, m, s = _exp_buffer(q, keys, masks)
+    def forward(ctx, q: Tensor, keys: Tensor, masks: Diagonals, targets: Diagonals) -> Tensor:  # type: ignore[override]
+        buf, m, s, st = _exp_buffer(q, keys, masks, targets)
         ctx.save_for_backward(q, keys)
-        ctx.masks, ctx.buf, ctx.s = masks, buf, s
-        return (m + s.log()).squeeze(1)
+        ctx.masks, ctx.targets = masks, targets
+        if st is None:
+            ctx.buf, ctx.s, ctx.r = buf, s, None
+            return m + s.log()
+        r = m - st
+        ctx.buf, ctx.s, ctx.r = buf, s, r
+        return r + torch.log1p(torch.expm1(-r) + s)
 
     @staticmethod
     def backward(ctx, grad: Tensor):  # type: ignore[override]
         q, keys = ctx.saved_tensors
         with torch.autocast(q.device.type, enabled=False):  # also when backward runs in autocast
-            buf, s = ctx.buf, ctx.s
+            buf, s, r = ctx.buf, ctx.s, ctx.r
             if buf is None:  # a second backward (retain_graph=True): recompute the buffer
-                buf, _, s = _exp_buffer(q, keys, ctx.masks)
-            ctx.buf = ctx.s = None
-            p = buf.mul_(grad.to(buf.dtype).unsqueeze(1) / s)  # softmax · upstream, in place
-            grad_q = torch.mm(p, keys) if ctx.needs_input_grad[0] else None
-            grad_k = torch.mm(p.t(), q) if ctx.needs_input_grad[1] else None
-        return grad_q, grad_k, None
+                buf, m, s, st = _exp_buffer(q, keys, ctx.masks, ctx.targets)
+                r = None if st is None else m - st
+            ctx.buf = ctx.s = ctx.r = None
+            grad = grad.to(buf.dtype)
+            total = s if r is None else s + torch.exp(-r)
+            buf.mul_((grad / total).unsqueeze(1))  # softmax · upstream gradient, in place
+            if r is not None:  # target entries: g·(p_t − 1) = −g·Σ_{j≠t} p_j
+                value = -grad * s / total
+                for r0, r1, c0 in ctx.targets:
+                    buf[r0:r1].diagonal(c0).copy_(value[r0:r1])
+            grad_q = torch.mm(buf, keys) if ctx.needs_input_grad[0] else None
+            grad_k = torch.mm(buf.t(), q) if ctx.needs_input_grad[1] else None
+        return grad_q, grad_k, None, None
+
+
+def _diagonals(specs: Sequence[tuple[int, int, int]]) -> Diagonals:
+    return tuple((int(r0), int(r1), int(c0)) for r0, r1, c0 in specs)
 
 
 def matmul_logsumexp(
@@ -60,7 +90,28 @@ def matmul_logsumexp(
 
     Every row must keep at least one unmasked entry.
     """
-    return _MatmulLogSumExp.apply(q, keys, tuple(masks))
+    return _MatmulCrossEntropy.apply(q, keys, _diagonals(masks), ())
+
+
+def matmul_cross_entropy(
+    q: Tensor,
+    keys: Tensor,
+    targets: Sequence[tuple[int, int, int]],
+    masks: Sequence[tuple[int, int, int]] = (),
+) -> Tensor:
+    """Per-row ``cross_entropy(q @ keys.T, target)`` with masked entries as in
+    :func:`matmul_logsumexp`; ``targets`` are diagonals ``(r0, r1, c0)`` (row r0 + t has
+    target column c0 + t) that cover rows 0, 1, … in order, once each.
+    """
+    targets = _diagonals(targets)
+    rows = 0
+    for r0, r1, _ in targets:
+        if r0 != rows:
+            raise ValueError(f"targets: expected diagonals covering rows in order, got {targets}")
+        rows = r1
+    if rows != q.shape[0]:
+        raise ValueError(f"targets: expected to cover {q.shape[0]} rows, got {rows}")
+    return _MatmulCrossEntropy.apply(q, keys, _diagonals(masks), targets)
 
 
 class InfoNCELoss(nn.Module):
@@ -146,10 +197,11 @@ class InfoNCELoss(nn.Module):
         keys, sizes = dist.gather_with_sizes(z) if gather else (z, [2 * b])
         offset = sum(sizes[: dist.rank()]) if gather else 0
         q = z * (1.0 / self.temperature)
-        lse = matmul_logsumexp(q, keys, [(0, 2 * b, offset)])  # the self column is −inf
-        pos = (q * z.roll(b, dims=0)).sum(dim=1)  # the other view of the same sample
+        # target: the other view of the same sample; the self column is −inf
+        targets = [(0, b, offset + b), (b, 2 * b, offset)]
+        loss = matmul_cross_entropy(q, keys, targets, masks=[(0, 2 * b, offset)])
         scale = (dist.world_size() if gather else 1) / keys.shape[0]
-        return (lse - pos).sum() * scale
+        return loss.sum() * scale
 
     def _bank_loss(self, out0: Tensor, out1: Tensor) -> Tensor:
         assert self.bank is not None
@@ -162,13 +214,14 @@ class InfoNCELoss(nn.Module):
         k = F.normalize(out1, dim=1, eps=1e-12)
         bank = self.bank.to(dtype=q.dtype, copy=True)  # the bank before this step's enqueue
         pos = (q * k).sum(dim=1)
-        lse = torch.logaddexp(pos, matmul_logsumexp(q, bank))
+        # −log softmax([pos, negatives])_0 = softplus(lse(negatives) − pos), exact when small
+        loss = F.softplus(matmul_logsumexp(q, bank) - pos)
         gather = dist.should_gather(self.gather_distributed)
         keys, sizes = dist.gather_with_sizes(k, grad=False) if gather else (k, [k.shape[0]])
         if out0.requires_grad:
             self._enqueue(keys.detach())
         scale = (dist.world_size() if gather else 1) / sum(sizes)
-        return (lse - pos).sum() * scale
+        return loss.sum() * scale
 
     @torch.no_grad()
     def _enqueue(self, keys: Tensor) -> None:

@@ -8,8 +8,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from sslcli.losses._checks import check_2d, check_finite, check_same_shape, check_shape
+from sslcli.losses._checks import check_2d, check_same_shape, check_shape
 from sslcli.losses.distributed import all_reduce_no_grad, should_gather, world_size
+from sslcli.losses.sinkhorn import _check_finite
 
 __all__ = ["MaskedFeatureRegressionLoss"]
 
@@ -131,8 +132,8 @@ class MaskedFeatureRegressionLoss(nn.Module):
             if m is not None:
                 check_shape(f"mask{sfx(i)}", m, (p.shape[0],))
             if self.check_finite:
-                check_finite(f"pred{sfx(i)}", p)
-                check_finite(f"target{sfx(i)}", t)
+                _check_finite(f"pred{sfx(i)}", p)
+                _check_finite(f"target{sfx(i)}", t)
         gather = should_gather(self.gather_distributed)
         with torch.autocast(device_type=preds[0].device.type, enabled=False):
             sums, counts = [], []

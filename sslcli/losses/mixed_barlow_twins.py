@@ -112,8 +112,9 @@ class MixedBarlowTwinsLoss(BarlowTwinsLoss):
                 gather,
             ).split([zb.shape[1], 2 * zb.shape[1]], dim=1)
             on_diag, off_diag = barlow_terms(c)
-            return (
+            loss = (
                 on_diag
                 + self.lambda_param * off_diag
                 + self.mix_weight * self.lambda_param * mix.pow(2).sum()
             )
+        return self._finish(loss, (z_a, z_b, z_m), ("z_a", "z_b", "z_m"))

@@ -16,7 +16,8 @@ _LOST_MASS_BOUND = 1e-12
 
 
 def _check_finite(name: str, x: Tensor) -> None:
-    """NaN/Inf check: one cheap sum; the full count only when the sum is not finite."""
+    """``check_finite`` at the cost of one sum: NaN/Inf always make the sum non-finite, and
+    only then (or on a finite overflow) are the entries counted. Shared by part 2's losses."""
     if not bool(torch.isfinite(x.detach().sum())):
         check_finite(name, x)
 

@@ -22,7 +22,8 @@ __all__ = ["SwaVLoss"]
 
 
 class _SoftCrossEntropy(torch.autograd.Function):
-    """sum_b sum_k -T[b, k] log_softmax(z / tau)[b, k], with a backward reusing one buffer."""
+    """sum_b sum_k -T[b, k] log_softmax(z / tau)[b, k]; saves only z's row logsumexp, so the
+    (B, K) logits are a forward temporary and the backward builds the gradient in one buffer."""
 
     @staticmethod
     def forward(ctx, z: Tensor, targets: Tensor, temperature: float) -> Tensor:  # type: ignore[override]
@@ -30,16 +31,16 @@ class _SoftCrossEntropy(torch.autograd.Function):
         lse = torch.logsumexp(x, dim=1, keepdim=True)
         mass = targets.sum(dim=1, keepdim=True)  # 1 per code, up to rounding
         value = torch.dot(mass.flatten(), lse.flatten()) - torch.dot(targets.flatten(), x.flatten())
-        ctx.save_for_backward(x, lse, targets, mass)
+        ctx.save_for_backward(z, lse, targets, mass)
         ctx.temperature = temperature
         return value
 
     @staticmethod
     def backward(ctx, grad: Tensor):  # type: ignore[override]
-        x, lse, targets, mass = ctx.saved_tensors
-        # d/dz = (softmax(z / tau) * mass - T) / tau, built in x's buffer (freed afterwards)
-        g = x.sub_(lse).exp_().mul_(mass).sub_(targets).mul_(grad / ctx.temperature)
-        return g, None, None
+        z, lse, targets, mass = ctx.saved_tensors
+        # d/dz = (softmax(z / tau) * mass - T) / tau
+        g = torch.div(z, ctx.temperature).sub_(lse).exp_().mul_(mass).sub_(targets)
+        return g.mul_(grad / ctx.temperature), None, None
 
 
 class SwaVLoss(nn.Module):

@@ -59,22 +59,35 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _digest_file(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
 def save(state: dict[str, Any], path: Path) -> None:
-    """Write ``state`` to ``path`` atomically, then its ``.sha256`` file."""
+    """Write ``state`` to ``path`` atomically, with its digest in ``<name>.sha256``.
+
+    The digest file lists the new and the previous digest while the rename happens,
+    so a process killed at any instant leaves a checkpoint that matches its digest file.
+    """
     path = Path(path)
+    previous = sha256(path) if path.is_file() else None
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             torch.save(state, fh)
             fh.flush()
             os.fsync(fh.fileno())
+        new = sha256(Path(tmp))
+        both = f"{new}  {path.name}\n" + (f"{previous}  {path.name} (previous)\n"
+                                          if previous else "")
+        atomic_write(_digest_file(path), both)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
     fsync_dir(path.parent)
-    atomic_write(path.with_name(path.name + ".sha256"), f"{sha256(path)}  {path.name}\n")
+    atomic_write(_digest_file(path), f"{new}  {path.name}\n")
 
 
 def load(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -82,10 +95,11 @@ def load(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]
     path = Path(path)
     if not path.is_file():
         raise InputError(str(path), "", "a checkpoint file", "no such file", code="io.missing")
-    digest_file = path.with_name(path.name + ".sha256")
+    digest_file = _digest_file(path)
     if digest_file.is_file():
-        expected = digest_file.read_text().split()[0]
-        if sha256(path) != expected:
+        listed = [line.split()[0] for line in digest_file.read_text().splitlines() if line.strip()]
+        expected = listed[0] if listed else ""
+        if sha256(path) not in listed:
             raise InputError(str(path), "sha256", f"{expected[:16]}… (from {digest_file.name})",
                              "a different digest: the file was modified or is incomplete; "
                              "refused", code="checkpoint.digest")

@@ -105,12 +105,12 @@ def test_meta_faults_are_all_reported_with_field_expectation_and_code(tmp_path: 
     folder = _windows_dir(tmp_path, meta, arrays=("X.npy", "subject.npy", "recording.npy"))
     m = folder / "meta.json"
     allowed = ", ".join(sorted([*META, "recordings_info", "subjects_info"]))
-    assert _lines([folder]) == [
-        f"{m}: stirde: expected a known field (allowed: {allowed}; did you mean 'stride'?), "
-        "got unknown field 'stirde' [schema.additionalProperties]",
+    assert _lines([folder]) == [  # schema problems (sorted by field), then content problems
         f"{m}: fs: expected number, got '50Hz' (string) [schema.type]",
         f"{m}: preprocessing.window_label: expected one of majority, last, center, got 'mode' "
         "[schema.enum]",
+        f"{m}: stirde: expected a known field (allowed: {allowed}; did you mean 'stride'?), "
+        "got unknown field 'stirde' [schema.additionalProperties]",
         f"{m}: window: expected ≥ 1, got 0 [schema.minimum]",
         f"{folder / 't0.npy'}: expected a file of the wearwin/1 directory (X.npy, subject.npy, "
         "recording.npy, t0.npy), got no such file [io.missing]",
