@@ -74,6 +74,9 @@ def _flag_layer(ctx: click.Context) -> dict[str, Any]:
 @click.option("--init-from", type=click.Path(file_okay=False),
               help="Start a new run from the weights of this run.")
 @click.option("--overwrite", is_flag=True, help="Replace what --out holds.")
+@click.option("--allow-world-size-change", is_flag=True,
+              help="With --resume: continue on a different number of processes "
+                   "(the data order changes, so the result is not bit-exact).")
 @click.option("--skip-bad", is_flag=True,
               help="Skip invalid items (listed in RUN/skipped.jsonl) instead of exit 2.")
 @click.option("--tensorboard", is_flag=True, help="Also write TensorBoard logs to RUN/tb/.")
@@ -126,21 +129,32 @@ def pretrain_cmd(ctx: click.Context, **opts: Any) -> None:
 
     modality = registry.modality(cfg["modality"])
     data = _data_paths(cfg, modality)
+    from sslcli.train.dist import env_world_size
+
+    if not cfg.get("out") and env_world_size() > 1:
+        raise UsageError("--out: expected a run folder when launched by torchrun (every "
+                         "process must write to the same one), got none")
     out = cfg.get("out") or default_run_name(cfg["modality"], cfg["method"])
     cfg["out"] = out
     cfg["versions"] = _versions(pm, registry, cfg)
     dataset_paths, skipped = _checked_data(modality, data, cfg["trainer"]["skip_bad"])
     resume = bool(resume_dir) or (opts["auto_resume"] and (Path(out) / "checkpoints"
                                                            / "last.pt").is_file())
+    from sslcli.train import train
+    from sslcli.train.dist import env_rank
+
+    kwargs = {"cfg": cfg, "modality": modality, "method_spec": method_spec,
+              "data": dataset_paths, "resume": resume, "init_from": opts["init_from"],
+              "allow_world_size_change": opts["allow_world_size_change"]}
+    if env_rank() != 0:  # under torchrun only rank 0 locks and writes the run folder
+        train(run=RunFolder(Path(out), None), **kwargs)
+        return
     with RunFolder.open(out, resume=resume, overwrite=opts["overwrite"]) as run:
         if not resume:
             run.write_config(cfg)
         for problem in skipped:
             run.append_jsonl("skipped.jsonl", problem.to_dict())
-        from sslcli.train import train
-
-        train(cfg=cfg, modality=modality, method_spec=method_spec, run=run,
-              data=dataset_paths, resume=resume, init_from=opts["init_from"])
+        train(run=run, **kwargs)
     click.echo(str(out))
 
 

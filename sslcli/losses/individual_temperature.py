@@ -114,7 +114,9 @@ class IndividualTemperatureLoss(nn.Module):
         check_ndim("index", index, 1, "(batch,)")
         b = out0.shape[0]
         if index.shape[0] != b or index.is_floating_point() or index.dtype == torch.bool:
-            raise ValueError(f"index: expected ({b},) integers, got {index.dtype} {tuple(index.shape)}")
+            raise ValueError(
+                f"index: expected ({b},) integers, got {index.dtype} {tuple(index.shape)}"
+            )
         index = index.to(self.tau.device, torch.long)
         if b and (int(index.min()) < 0 or int(index.max()) >= self.num_samples):
             raise ValueError(

@@ -46,7 +46,9 @@ class _MatmulCrossEntropy(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, q: Tensor, keys: Tensor, masks: Diagonals, targets: Diagonals) -> Tensor:  # type: ignore[override]
+    def forward(  # type: ignore[override]
+        ctx, q: Tensor, keys: Tensor, masks: Diagonals, targets: Diagonals
+    ) -> Tensor:
         buf, m, s, st = _exp_buffer(q, keys, masks, targets)
         ctx.save_for_backward(q, keys)
         ctx.masks, ctx.targets = masks, targets
@@ -168,15 +170,14 @@ class InfoNCELoss(nn.Module):
         self.gather_distributed = gather_distributed
         self.check_finite = check_finite
         self.memory_bank_size = _bank_size(memory_bank_size)
-        self.bank: Tensor | None
-        self.bank_ptr: Tensor | None
-        self.register_buffer("bank", None)
-        self.register_buffer("bank_ptr", None)
+        bank = ptr = None
         if self.memory_bank_size is not None:
             gen = torch.Generator().manual_seed(int(bank_seed))
-            bank = torch.randn(self.memory_bank_size, generator=gen)
-            self.register_buffer("bank", F.normalize(bank, dim=1))
-            self.register_buffer("bank_ptr", torch.zeros(1, dtype=torch.long))
+            bank = F.normalize(torch.randn(self.memory_bank_size, generator=gen), dim=1)
+            ptr = torch.zeros(1, dtype=torch.long)
+        self.bank: Tensor | None
+        self.register_buffer("bank", bank)
+        self.register_buffer("bank_ptr", ptr)
 
     def forward(self, out0: Tensor, out1: Tensor) -> Tensor:
         """Loss of two (B, D) views; row i of ``out0`` and of ``out1`` come from one sample."""
@@ -237,22 +238,17 @@ class InfoNCELoss(nn.Module):
 
 
 def _bank_size(size: int | Sequence[int]) -> tuple[int, int] | None:
+    """``None`` for 0 (no bank), else the (K, D) tuple; lightly's rules (a bare int > 0 fails)."""
+    ints = isinstance(size, Sequence) and all(
+        isinstance(v, int) and not isinstance(v, bool) for v in size
+    )
     if isinstance(size, int) and not isinstance(size, bool) and size == 0:
         return None
-    ok = (
-        not isinstance(size, (int, str))
-        and isinstance(size, Sequence)
-        and len(size) == 2
-        and all(isinstance(s, int) and not isinstance(s, bool) for s in size)
-    )
-    if not ok or size[0] < 0 or size[1] < 1:  # type: ignore[index]
+    if not ints or len(size) != 2 or size[0] < 0 or size[1] < 1:  # type: ignore[arg-type]
         raise ValueError(
-            "memory_bank_size: expected 0 (no bank) or a (num_features, dim) tuple, "
-            f"got {size!r}"
+            f"memory_bank_size: expected 0 (no bank) or a (num_features, dim) tuple, got {size!r}"
         )
-    if size[0] == 0:  # type: ignore[index]
-        return None
-    return (int(size[0]), int(size[1]))  # type: ignore[index]
+    return None if size[0] == 0 else (int(size[0]), int(size[1]))  # type: ignore[index]
 
 
 NTXentLoss = InfoNCELoss

@@ -120,13 +120,17 @@ class MultiPositiveContrastLoss(nn.Module):
             loss = torch.logsumexp(torch.cat(terms, dim=1), dim=1) - torch.logsumexp(sp, dim=1)
             loss = torch.where(valid, loss, 0.0)
             if gather:
-                n_global = dist.global_count(int(valid.sum())) if self.skip_empty_rows else sum(sizes)
+                n_global = sum(sizes)
+                if self.skip_empty_rows:
+                    n_global = dist.global_count(int(valid.sum()))
                 scale = dist.world_size() / max(n_global, 1)
             else:
                 scale = 1.0 / max(int(valid.sum()), 1)
             return loss.sum() * scale
 
-    def _check(self, anchor: Tensor, positives: Tensor, negatives: Tensor | None) -> tuple[int, int]:
+    def _check(
+        self, anchor: Tensor, positives: Tensor, negatives: Tensor | None
+    ) -> tuple[int, int]:
         check_2d("anchor", anchor)
         b, d = anchor.shape
         check_ndim("positives", positives, 3, "(batch, num_positives, dim)")

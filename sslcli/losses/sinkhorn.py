@@ -120,9 +120,10 @@ def sinkhorn_log(
             ``iterations < 1``.
 
     Example:
-        >>> q = sinkhorn_log(torch.randn(8, 5))
-        >>> q.shape
-        torch.Size([8, 5])
+        >>> scores = torch.randn(8, 5)
+        >>> q = sinkhorn_log(scores)
+        >>> bool(torch.allclose(q.sum(dim=1), torch.ones(8)))
+        True
 
     Oracle: equals ``lightly.loss.swav_loss.sinkhorn`` 1.6.0 (``out=scores``) at world size 1
     wherever that is finite.

@@ -26,7 +26,9 @@ class _SoftCrossEntropy(torch.autograd.Function):
     (B, K) logits are a forward temporary and the backward builds the gradient in one buffer."""
 
     @staticmethod
-    def forward(ctx, z: Tensor, targets: Tensor, temperature: float) -> Tensor:  # type: ignore[override]
+    def forward(  # type: ignore[override]
+        ctx, z: Tensor, targets: Tensor, temperature: float
+    ) -> Tensor:
         x = torch.div(z, temperature)
         lse = torch.logsumexp(x, dim=1, keepdim=True)
         mass = targets.sum(dim=1, keepdim=True)  # 1 per code, up to rounding

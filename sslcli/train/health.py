@@ -19,7 +19,7 @@ LOW_STD = 0.05
 
 def collapse_metrics(embeddings: torch.Tensor) -> dict[str, float]:
     """The three ``health/*`` metrics of ``(N, D)`` embeddings (at most 4096 rows used)."""
-    z = F.normalize(embeddings.detach().float()[:MAX_ROWS], dim=1)
+    z = F.normalize(embeddings.detach().double()[:MAX_ROWS], dim=1)
     n, d = z.shape
     std = z.std(0, unbiased=False).mean().item() * math.sqrt(d)
     sv = torch.linalg.svdvals(z - z.mean(0, keepdim=True))

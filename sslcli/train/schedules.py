@@ -61,12 +61,18 @@ def infinite(t: int, total: int, peak: float, warmup: int, *, cooldown_end: floa
     return const * (min_ratio * peak / const) ** p
 
 
-def lr_at(step: int, total: int, peak: float, schedule: dict[str, Any]) -> float:
-    """The learning rate of ``step`` under the run's ``schedule`` section."""
-    warmup = schedule.get("warmup_steps")
-    if warmup is None:
-        warmup = int(round(0.05 * total))
+def lr_at(step: int, total: int, peak: float, schedule: dict[str, Any],
+          continuing: bool = False) -> float:
+    """The learning rate of ``step`` under the run's ``schedule`` section.
+
+    ``continuing`` (``--init-from RUN --schedule infinite``): a run that continues a
+    pre-annealing checkpoint skips warm-up and cool-down (re-warming causes
+    forgetting), stays at the constant rate and anneals over the last steps.
+    """
+    warmup = 0 if continuing else warmup_steps(total, schedule)
     name = schedule.get("name", "cosine")
+    if continuing and name == "infinite":
+        schedule = dict(schedule, cooldown_end=0.0)
     if name == "constant":
         return constant(step, total, peak, warmup)
     if name == "infinite":
@@ -77,3 +83,28 @@ def lr_at(step: int, total: int, peak: float, schedule: dict[str, Any]) -> float
                         min_ratio=schedule.get("min_lr_ratio", 0.01),
                         shape=schedule.get("cooldown_shape", "cos"))
     return cosine(step, total, peak, warmup, schedule.get("final_lr_ratio", 0.0))
+
+
+def warmup_steps(total: int, schedule: dict[str, Any]) -> int:
+    """``schedule.warmup_steps``, or 5 % of the steps when it is null."""
+    warmup = schedule.get("warmup_steps")
+    return int(round(0.05 * total)) if warmup is None else int(warmup)
+
+
+def anneal_start_step(total: int, schedule: dict[str, Any]) -> int:
+    """T_ann of the infinite schedule (where ``pre-anneal.pt`` is written)."""
+    t_cd = max(int(round(schedule.get("cooldown_end", 0.15) * total)), warmup_steps(total, schedule))
+    return max(int(round(schedule.get("anneal_start", 0.8) * total)), t_cd)
+
+
+def cosine_between(t: int, total: int, start: float, end: float) -> float:
+    """Cosine ramp from ``start`` at step 0 to ``end`` at ``total`` (EMA momentum, weight
+    decay, teacher temperature)."""
+    p = min(max(t / max(total, 1), 0.0), 1.0)
+    return end + (start - end) * 0.5 * (1.0 + math.cos(math.pi * p))
+
+
+def weight_decay_at(t: int, total: int, start: float, schedule: dict[str, Any]) -> float:
+    """Weight decay of step ``t``: constant, or cosine to ``schedule.weight_decay_end``."""
+    end = schedule.get("weight_decay_end")
+    return start if end is None else cosine_between(t, total, start, end)

@@ -1,9 +1,10 @@
 """The training loop shared by every method of every plugin.
 
-Single process (CPU or one CUDA device). Data order and augmentation are pure
-functions of (seed, epoch, index) (see :mod:`sslcli.train.data`), and checkpoints
-hold the method, optimiser, RNG states, epoch and position inside the epoch, so
-``--resume`` continues the same trajectory.
+One process per device (``torchrun`` for several; DDP over NCCL or gloo). Data order
+and augmentation are pure functions of (seed, epoch, index) (:mod:`sslcli.train.data`)
+and checkpoints hold the method, optimiser, scaler, callbacks, every rank's RNG states,
+the epoch, the position inside it and the metrics line count, so ``--resume`` continues
+the same trajectory: on CPU the final weights are bit-identical to an uninterrupted run.
 """
 
 from __future__ import annotations
@@ -11,9 +12,6 @@ from __future__ import annotations
 import logging
 import os
 import random
-import signal
-import sys
-import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -22,14 +20,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from sslcli.errors import Interrupted, RunError, UsageError
+from sslcli.errors import UsageError
 from sslcli.run_folder import RunFolder
 from sslcli.train import checkpoint as ckpt
+from sslcli.train import dist
 from sslcli.train.data import TransformedDataset, derive_seed, epoch_batches, loader
-from sslcli.train.health import LOW_STD, collapse_metrics
+from sslcli.train.logger import StepLogger
 from sslcli.train.optim import build_optimizer
 from sslcli.train.outputs import export_encoder, plot_losses
-from sslcli.train.schedules import lr_at
+from sslcli.train.schedules import anneal_start_step, lr_at, weight_decay_at
+from sslcli.train.stopping import StopFlag, fail, interrupt
 
 log = logging.getLogger("sslcli")
 
@@ -42,6 +42,8 @@ def pick_device(name: str) -> torch.device:
         return torch.device("cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise UsageError(f"--device: expected auto or cpu on this machine (no CUDA), got {name}")
+    if name == "cuda":
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
     return torch.device(name)
 
 
@@ -66,6 +68,205 @@ def _to(batch: Any, device: torch.device) -> Any:
     return batch
 
 
+def _init_from(method: Any, source: str, continuing: bool) -> None:
+    """Start from another run: its pre-annealing checkpoint when continuing an infinite
+    schedule (the whole method: heads, teacher, queues), else its exported encoder."""
+    from safetensors.torch import load_model
+
+    pre_anneal = Path(source) / "checkpoints" / "pre-anneal.pt"
+    if continuing and pre_anneal.is_file():
+        method.load_state_dict(ckpt.load(pre_anneal)["method"])
+        log.info(f"continuing from {pre_anneal} without warm-up or cool-down")
+        return
+    path = Path(source) / "encoder.safetensors"
+    if not path.is_file():
+        raise UsageError(f"--init-from {source}: expected {path} (a finished run), got none")
+    load_model(method.encoder, str(path))
+
+
+def train(*, cfg: dict[str, Any], modality: Any, method_spec: Any, run: RunFolder,
+          data: list[str], resume: bool = False, init_from: str | None = None,
+          allow_world_size_change: bool = False) -> dict[str, Any]:
+    """Train ``method_spec`` on ``data`` into ``run``; return the summary (rank 0)."""
+    t, seed = cfg["trainer"], int(cfg["seed"])
+    device = pick_device(t["device"])
+    amp_dtype = pick_precision(t["precision"], device)
+    rank, world = dist.setup(device)
+    main = rank == 0
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+    random.seed(seed)
+    if device.type == "cpu":
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    else:
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+
+    dataset = modality.open([Path(p) for p in data], labels=False, skip_bad=t["skip_bad"])
+    info = dataset.describe()
+    method = method_spec.build(cfg["params"], info).to(device)
+    continuing = bool(init_from) and cfg["schedule"].get("name") == "infinite"
+    if init_from and not resume:
+        _init_from(method, init_from, continuing)
+    model: torch.nn.Module = method
+    if world > 1:
+        model = torch.nn.parallel.DistributedDataParallel(
+            method, device_ids=[device.index] if device.type == "cuda" else None,
+            find_unused_parameters=bool(method_spec.capabilities.get("find_unused_parameters")))
+    optimizer = build_optimizer(method, cfg["optim"])
+    scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
+
+    batch_size, accumulate, n = t["batch_size"], t["accumulate"], len(dataset)
+    if batch_size is None:
+        raise UsageError("trainer.batch_size: expected a batch size (the method declares none)")
+    if batch_size % world:
+        raise UsageError(f"trainer.batch_size: expected a multiple of the world size {world}, "
+                         f"got {batch_size}")
+    if n < batch_size * accumulate:
+        raise UsageError(f"trainer.batch_size: expected at most {n // accumulate} (the data "
+                         f"hold {n} items), got {batch_size}")
+    steps_per_epoch = (n // batch_size) // accumulate
+    total = t["steps"] or (t["epochs"] or 1) * steps_per_epoch
+    workers = t["workers"] if t["workers"] is not None else min(4, max((os.cpu_count() or 1) - 1, 0))
+    peak_lr, wd = cfg["optim"]["lr"], cfg["optim"].get("weight_decay") or 0.0
+    anneal_at = anneal_start_step(total, cfg["schedule"])
+
+    step, epoch, position, epoch_indices = 0, 0, 0, None
+    callbacks = method.callbacks()
+    metrics_path = run.file("metrics.jsonl")
+    if resume:
+        state = ckpt.load(run.checkpoints / "last.pt", map_location=device)
+        if state.get("world_size", 1) != world and not allow_world_size_change:
+            raise UsageError(f"--resume {run.path}: the run was trained on "
+                             f"{state.get('world_size', 1)} process(es), this launch has {world}; "
+                             "pass --allow-world-size-change to continue (not bit-exact)")
+        method.load_state_dict(state["method"])
+        optimizer.load_state_dict(state["optimizer"])
+        scaler.load_state_dict(state["scaler"])
+        for cb, cb_state in zip(callbacks, state.get("callbacks", [])):
+            cb.load_state_dict(cb_state)
+        step, epoch, position = state["step"], state["epoch"], state["position"]
+        epoch_indices = state.get("epoch_indices")
+        rngs = state["rng"]
+        ckpt.set_rng_state(rngs[rank] if rank < len(rngs) else rngs[0])
+        if main:
+            _truncate_lines(metrics_path, state["metrics_lines"])
+            run.append_metrics({"event": "resume", "step": step, "epoch": epoch})
+            log.info(f"resuming {run.path} at step {step} (epoch {epoch})")
+
+    ctx = SimpleNamespace(step=step, total_steps=total, epoch=epoch, lr=0.0, rank=rank,
+                          world=world, device=device, method=method, dataset=dataset,
+                          log=run.append_metrics if main else (lambda record: None))
+    for cb in callbacks:
+        cb.on_train_start(ctx)
+
+    def save(label: str = "last") -> Path:
+        rng = dist.gather_objects(ckpt.rng_state())
+        state = {"format": "sslcli-checkpoint/1", "step": step, "epoch": epoch,
+                 "position": position, "epoch_indices": epoch_indices, "world_size": world,
+                 "method": method.state_dict(), "optimizer": optimizer.state_dict(),
+                 "scaler": scaler.state_dict(), "callbacks": [cb.state_dict() for cb in callbacks],
+                 "rng": rng, "metrics_lines": _count_lines(metrics_path)}
+        path = run.checkpoints / f"{label}.pt"
+        if main:
+            ckpt.save(state, path)
+        return path
+
+    logger = StepLogger(run if main else None, total, batch_size * accumulate, step,
+                        log_every=t["log_every"], tensorboard=t["tensorboard"])
+    stop, stop_at, last_good = StopFlag(), int(os.environ.get("SSLCLI_STOP_AT_STEP") or 0), None
+    method.train()
+    optimizer.zero_grad(set_to_none=True)
+    try:
+        while step < total:
+            if epoch_indices is None:
+                for cb in callbacks:
+                    chosen = cb.on_epoch_start(ctx)
+                    epoch_indices = list(chosen) if chosen is not None else epoch_indices
+            pool = epoch_indices if epoch_indices is not None else n
+            batches = epoch_batches(pool, batch_size, seed, epoch, rank, world)
+            todo = batches[position:len(batches) - len(batches) % accumulate]
+            stream = loader(TransformedDataset(dataset, method.transform, seed, epoch), todo,
+                            workers, derive_seed(seed, epoch, 1))
+            for micro, batch in enumerate(stream, 1):
+                batch = _to(batch, device)
+                sync = micro % accumulate == 0 or world == 1
+                with (torch.autocast(device.type, dtype=amp_dtype or torch.float32,
+                                     enabled=amp_dtype is not None),
+                      model.no_sync() if not sync else _nullcontext()):
+                    out = model(batch)
+                    scaler.scale(out.loss / accumulate).backward()
+                position += 1
+                logger.add_loss(float(out.loss.detach()))
+                if not sync:
+                    continue
+                lr = lr_at(step, total, peak_lr, cfg["schedule"], continuing)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                    if group.get("weight_decay", 0.0):
+                        group["weight_decay"] = weight_decay_at(step, total, wd, cfg["schedule"])
+                scaler.unscale_(optimizer)
+                params = [p for p in method.parameters() if p.grad is not None]
+                clip = t["clip_grad"] or float("inf")
+                grad_norm = float(torch.nn.utils.clip_grad_norm_(params, clip))
+                loss_now = logger.last_loss()
+                bad, stop_now = dist.reduce_flags(
+                    [float(not np.isfinite(loss_now) or (not np.isfinite(grad_norm)
+                                                          and amp_dtype != torch.float16)),
+                     float(stop.signum is not None)], device, op="max")
+                if bad:
+                    what = (f"loss is {loss_now}" if not np.isfinite(loss_now)
+                            else f"gradient norm is {grad_norm}")
+                    fail(run if main else None, step + 1, epoch, last_good, what)
+                scaler.step(optimizer)
+                scaler.update()
+                optimizer.zero_grad(set_to_none=True)
+                step += 1
+                ctx.step, ctx.lr = step, lr
+                for cb in callbacks:
+                    cb.on_after_step(ctx)
+                logger.step(step, epoch, lr, grad_norm, out, device)
+                if step == anneal_at and cfg["schedule"].get("name") == "infinite":
+                    save("pre-anneal")
+                if step % t["ckpt_every"] == 0 and step < total:
+                    last_good = save()
+                    if t["keep"]:
+                        save(f"step-{step:07d}")
+                        if main:
+                            _prune(run.checkpoints, t["keep"])
+                if (stop_now or step == stop_at) and step < total:
+                    interrupt(run if main else None, save(), step, stop.signum)
+                if step >= total:
+                    break
+            if step >= total:
+                break
+            for cb in callbacks:
+                cb.on_epoch_end(ctx)
+            epoch, position, epoch_indices = epoch + 1, 0, None
+            ctx.epoch = epoch
+            last_good = save()
+        save()
+        summary = {}
+        if main:
+            export_encoder(run, method, cfg, info)
+            plot_losses(run)
+            summary = logger.summary(step, epoch, device, world, n, cfg)
+            run.write_json("summary.json", summary)
+        return summary
+    finally:
+        stop.restore()
+        logger.close()
+        dist.teardown()
+
+
+class _nullcontext:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
 def _count_lines(path: Path) -> int:
     if not path.is_file():
         return 0
@@ -79,234 +280,9 @@ def _truncate_lines(path: Path, keep: int) -> None:
         path.write_text("".join(lines[:keep]), encoding="utf-8")
 
 
-def train(*, cfg: dict[str, Any], modality: Any, method_spec: Any, run: RunFolder,
-          data: list[str], resume: bool = False, init_from: str | None = None) -> dict[str, Any]:
-    """Train ``method_spec`` on ``data`` into ``run``; return the summary."""
-    t = cfg["trainer"]
-    device = pick_device(t["device"])
-    amp_dtype = pick_precision(t["precision"], device)
-    seed = int(cfg["seed"])
-    torch.manual_seed(seed)
-    np.random.seed(seed % 2**32)
-    random.seed(seed)
-    if device.type == "cpu":
-        torch.use_deterministic_algorithms(True, warn_only=True)
-
-    dataset = modality.open([Path(p) for p in data], labels=False, skip_bad=t["skip_bad"])
-    info = dataset.describe()
-    method = method_spec.build(cfg["params"], info).to(device)
-    optimizer = build_optimizer(method, cfg["optim"])
-    scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
-
-    batch_size, accumulate = t["batch_size"], t["accumulate"]
-    if batch_size is None:
-        raise UsageError("trainer.batch_size: expected a batch size (the method declares none)")
-    n = len(dataset)
-    if n < batch_size * accumulate:
-        raise UsageError(f"trainer.batch_size: expected at most {n // accumulate} (the data "
-                         f"hold {n} items), got {batch_size}")
-    steps_per_epoch = (n // batch_size) // accumulate
-    total = t["steps"] or (t["epochs"] or 1) * steps_per_epoch
-    workers = t["workers"] if t["workers"] is not None else min(4, max((os.cpu_count() or 1) - 1, 0))
-    peak_lr = cfg["optim"]["lr"]
-
-    step, epoch, position, epoch_indices = 0, 0, 0, None
-    callbacks = method.callbacks()
-    metrics_path = run.file("metrics.jsonl")
-    if init_from and not resume:
-        _init_from(method, init_from)
-    if resume:
-        state = ckpt.load(run.checkpoints / "last.pt", map_location=device)
-        method.load_state_dict(state["method"])
-        optimizer.load_state_dict(state["optimizer"])
-        scaler.load_state_dict(state["scaler"])
-        for cb, cb_state in zip(callbacks, state.get("callbacks", [])):
-            cb.load_state_dict(cb_state)
-        step, epoch, position = state["step"], state["epoch"], state["position"]
-        epoch_indices = state.get("epoch_indices")
-        ckpt.set_rng_state(state["rng"])
-        _truncate_lines(metrics_path, state["metrics_lines"])
-        run.append_metrics({"event": "resume", "step": step, "epoch": epoch})
-        log.info(f"resuming {run.path} at step {step} (epoch {epoch})")
-
-    ctx = SimpleNamespace(step=step, total_steps=total, epoch=epoch, lr=0.0, rank=0, world=1,
-                          device=device, log=run.append_metrics, method=method, dataset=dataset)
-    for cb in callbacks:
-        cb.on_train_start(ctx)
-
-    def save_checkpoint(label: str = "last") -> Path:
-        state = {
-            "format": "sslcli-checkpoint/1", "step": step, "epoch": epoch, "position": position,
-            "epoch_indices": epoch_indices, "method": method.state_dict(),
-            "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(),
-            "callbacks": [cb.state_dict() for cb in callbacks], "rng": ckpt.rng_state(),
-            "metrics_lines": _count_lines(metrics_path),
-        }
-        path = run.checkpoints / f"{label}.pt"
-        ckpt.save(state, path)
-        return path
-
-    start_time, first_losses, window, low_std_logs = time.time(), [], [], 0
-    last_log_time, last_log_step, last_good, first_step = time.time(), step, None, step
-    summary: dict[str, Any] = {"status": "running"}
-    stop = _StopFlag()
-    stop_at = int(os.environ.get("SSLCLI_STOP_AT_STEP") or 0)
-    method.train()
-    optimizer.zero_grad(set_to_none=True)
-    try:
-        while step < total:
-            if epoch_indices is None:
-                for cb in callbacks:
-                    chosen = cb.on_epoch_start(ctx)
-                    epoch_indices = list(chosen) if chosen is not None else epoch_indices
-            pool = epoch_indices if epoch_indices is not None else n
-            batches = epoch_batches(pool, batch_size, seed, epoch)
-            usable = len(batches) - len(batches) % accumulate
-            todo = batches[position:usable]
-            micro = 0
-            for batch in loader(TransformedDataset(dataset, method.transform, seed, epoch), todo,
-                                workers, derive_seed(seed, epoch, 1)):
-                batch = _to(batch, device)
-                with torch.autocast(device.type, dtype=amp_dtype or torch.float32,
-                                    enabled=amp_dtype is not None):
-                    out = method(batch)
-                loss_value = float(out.loss.detach())
-                if not np.isfinite(loss_value):
-                    _fail(run, summary, step + 1, epoch, last_good, "loss is " + str(loss_value))
-                scaler.scale(out.loss / accumulate).backward()
-                micro += 1
-                position += 1
-                if micro % accumulate:
-                    continue
-                lr = lr_at(step, total, peak_lr, cfg["schedule"])
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
-                scaler.unscale_(optimizer)
-                params = [p for p in method.parameters() if p.grad is not None]
-                clip = t["clip_grad"]
-                grad_norm = float(torch.nn.utils.clip_grad_norm_(params, clip if clip else float("inf")))
-                if not np.isfinite(grad_norm) and amp_dtype != torch.float16:
-                    _fail(run, summary, step + 1, epoch, last_good, "gradient norm is " + str(grad_norm))
-                scaler.step(optimizer)
-                scaler.update()
-                optimizer.zero_grad(set_to_none=True)
-                step += 1
-                ctx.step, ctx.lr = step, lr
-                for cb in callbacks:
-                    cb.on_after_step(ctx)
-                window.append(loss_value)
-                if len(first_losses) < 10:
-                    first_losses.append(loss_value)
-                if step % t["log_every"] == 0 or step == total:
-                    now = time.time()
-                    record = {"step": step, "epoch": epoch, "time": round(now - start_time, 3),
-                              "loss": float(np.mean(window)), "opt/lr": lr, "opt/grad_norm": grad_norm,
-                              "perf/samples_per_s": (step - last_log_step) * batch_size * accumulate
-                              / max(now - last_log_time, 1e-9)}
-                    record.update({k: float(v) for k, v in out.logs.items()})
-                    if out.embeddings is not None:
-                        record.update(collapse_metrics(out.embeddings))
-                        low_std_logs = low_std_logs + 1 if record["health/emb_std"] < LOW_STD else 0
-                        if low_std_logs == 3:
-                            log.warning(f"warning: step {step}: embedding std "
-                                        f"{record['health/emb_std']:.4f} is near zero on 3 "
-                                        "consecutive logs: the encoder may be collapsing")
-                            run.append_metrics({"event": "warning", "step": step,
-                                                "message": "embedding std near zero"})
-                    run.append_metrics(record)
-                    eta = (now - start_time) / max(step - first_step, 1) * (total - step)
-                    print(f"step {step}/{total} ep {epoch} loss {record['loss']:.4f} lr {lr:.2e} "
-                          f"{record['perf/samples_per_s']:.1f} samples/s eta {eta:.0f}s",
-                          file=sys.stderr)
-                    window, last_log_time, last_log_step = [], now, step
-                if step % t["ckpt_every"] == 0 and step < total:
-                    last_good = save_checkpoint()
-                if (stop.signum is not None or step == stop_at) and step < total:
-                    _interrupt(run, save_checkpoint(), step, stop.signum)
-                if step >= total:
-                    break
-            if step >= total:
-                break
-            for cb in callbacks:
-                cb.on_epoch_end(ctx)
-            epoch, position, epoch_indices = epoch + 1, 0, None
-            ctx.epoch = epoch
-            last_good = save_checkpoint()
-
-        last_good = save_checkpoint()
-        export_encoder(run, method, cfg, info)
-        plot_losses(run)
-        wall = time.time() - start_time
-        summary = {
-            "status": "completed", "steps": step, "epochs_started": epoch + 1,
-            "wall_time_s": round(wall, 3), "device": str(device), "world_size": 1,
-            "samples_per_s": step * batch_size * accumulate / max(wall, 1e-9),
-            "first_loss": float(np.mean(first_losses)) if first_losses else None,
-            "final_loss": _final_loss(metrics_path), "num_items": n,
-            "versions": cfg.get("versions", {}),
-        }
-        run.write_json("summary.json", summary)
-        return summary
-    finally:
-        stop.restore()
-
-
-def _final_loss(metrics_path: Path) -> float | None:
-    import json
-
-    last = None
-    for line in metrics_path.read_text().splitlines() if metrics_path.is_file() else []:
-        rec = json.loads(line)
-        if rec.get("loss") is not None and "event" not in rec:
-            last = rec["loss"]
-    return last
-
-
-class _StopFlag:
-    """Remembers SIGINT/SIGTERM so the loop stops at the next step boundary."""
-
-    def __init__(self) -> None:
-        self.signum: int | None = None
-        self._previous: dict[int, Any] = {}
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self._previous[sig] = signal.signal(sig, self._handle)
-
-    def restore(self) -> None:
-        """Put the previous handlers back."""
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        self.signum = signum
-
-
-def _interrupt(run: RunFolder, path: Path, step: int, signum: int | None) -> None:
-    """Write the interrupted summary and stop with exit 130 (SIGINT) or 143 (SIGTERM).
-
-    ``SSLCLI_STOP_AT_STEP=N`` stops the same way after step N (used by resume tests).
-    """
-    code = 130 if signum == signal.SIGINT else 143
-    run.write_json("summary.json", {"status": "interrupted", "steps": step,
-                                    "checkpoint": str(path)})
-    raise Interrupted(f"interrupted after step {step}; checkpoint {path}; continue with: "
-                      f"sslcli pretrain --resume {run.path}", code)
-
-
-def _fail(run: RunFolder, summary: dict[str, Any], step: int, epoch: int, last_good: Path | None,
-          what: str) -> None:
-    where = (f"Last good checkpoint: {last_good}" if last_good
-             else "No checkpoint was written yet")
-    summary.update({"status": "failed", "failed_step": step, "reason": what})
-    run.write_json("summary.json", summary)
-    raise RunError(f"step {step} (epoch {epoch}): {what}. {where}. Try --precision fp32, "
-                   "a lower --lr, or --clip-grad 3.0.")
-
-
-def _init_from(method: Any, source: str) -> None:
-    from safetensors.torch import load_model
-
-    path = Path(source) / "encoder.safetensors"
-    if not path.is_file():
-        raise UsageError(f"--init-from {source}: expected {path} (a finished run), got none")
-    load_model(method.encoder, str(path))
+def _prune(folder: Path, keep: int) -> None:
+    """Keep the newest ``keep`` periodic ``step-N.pt`` checkpoints."""
+    periodic = sorted(folder.glob("step-*.pt"))
+    for old in periodic[:-keep]:
+        old.unlink(missing_ok=True)
+        old.with_name(old.name + ".sha256").unlink(missing_ok=True)
