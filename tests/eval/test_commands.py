@@ -1,0 +1,87 @@
+"""``embed`` and ``evaluate`` from the command line."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from safetensors.numpy import load_file
+
+from sslcli.testing import invoke
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory, toy_csv):
+    out = tmp_path_factory.mktemp("eval") / "run"
+    result = invoke(["pretrain", "--modality", "vectors", "--data", str(toy_csv), "--out",
+                     str(out), "--steps", "40", "--batch-size", "32", "--workers", "0"])
+    assert result.exit_code == 0, result.stderr
+    return out
+
+
+@pytest.mark.parametrize("fmt", ["npy", "npz", "safetensors", "jsonl"])
+def test_embed_formats_keep_dataset_order_and_ids(run, toy_csv, tmp_path, fmt):
+    out = tmp_path / f"feats.{fmt}"
+    result = invoke(["embed", "--run", str(run), "--data", str(toy_csv), "--out", str(out)])
+    assert result.exit_code == 0, result.stderr
+    first_id = "vectors.csv:2"
+    if fmt == "npy":
+        feats, ids = np.load(out), (tmp_path / "feats.npy.ids.txt").read_text().split()
+    elif fmt == "npz":
+        data = np.load(out)
+        feats, ids = data["features"], list(data["ids"])
+    elif fmt == "safetensors":
+        feats, ids = load_file(str(out))["features"], (tmp_path / "feats.safetensors.ids.txt"
+                                                         ).read_text().split()
+    else:
+        rows = [json.loads(x) for x in out.read_text().splitlines()]
+        feats, ids = np.array([r["features"] for r in rows], dtype=np.float32), [r["id"] for r in rows]
+    assert feats.shape == (300, 16) and feats.dtype == np.float32
+    assert len(ids) == 300 and ids[0] == first_id
+
+
+def test_embed_stdout_needs_npy_and_ids_flag(run, toy_csv, tmp_path):
+    bad = invoke(["embed", "--run", str(run), "--data", str(toy_csv), "--out", "-",
+                  "--format", "npz"])
+    assert bad.exit_code == 2 and "only the npy format goes to stdout" in bad.stderr
+    ids = tmp_path / "ids.txt"
+    ok = invoke(["embed", "--run", str(run), "--data", str(toy_csv), "--out", "-",
+                 "--ids", str(ids)])
+    assert ok.exit_code == 0 and len(ids.read_text().split()) == 300
+
+
+def test_embed_baseline_random_differs(run, toy_csv, tmp_path):
+    a, b = tmp_path / "a.npy", tmp_path / "b.npy"
+    assert invoke(["embed", "--run", str(run), "--data", str(toy_csv), "--out", str(a)]
+                  ).exit_code == 0
+    assert invoke(["embed", "--run", str(run), "--data", str(toy_csv), "--out", str(b),
+                   "--baseline", "random"]).exit_code == 0
+    assert not np.allclose(np.load(a), np.load(b))
+
+
+@pytest.mark.parametrize("protocol", ["knn", "linear"])
+def test_evaluate_prints_both_rows_and_saves_a_copy(run, toy_csv, protocol):
+    result = invoke(["evaluate", "--run", str(run), "--data", str(toy_csv), "--protocol",
+                     protocol, "--baseline", "random", "--group-field"])
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split()[:4] == ["encoder", "train", "test", "accuracy"]
+    assert [line.split()[0] for line in lines[1:]] == ["ssl", "random", "difference"]
+    saved = json.loads((run / "eval" / f"{protocol}.json").read_text())
+    assert [r["encoder"] for r in saved] == ["ssl", "random", "difference"]
+    assert saved[0]["accuracy"] > 0.8
+
+
+def test_evaluate_unlabelled_data_exits_2(run, tmp_path):
+    rows = tmp_path / "rows.csv"
+    rows.write_text("x0,x1,x2,x3,x4,x5,x6,x7\n" + "0,1,2,3,4,5,6,7\n" * 5)
+    result = invoke(["evaluate", "--run", str(run), "--data", str(rows)])
+    assert result.exit_code == 2
+    assert "label: expected labelled items (a 'label' field per item), got no labels" \
+        in result.stderr
+
+
+def test_unknown_protocol_lists_installed(run, toy_csv):
+    result = invoke(["evaluate", "--run", str(run), "--data", str(toy_csv), "--protocol", "svm"])
+    assert result.exit_code == 2 and "unknown protocol 'svm'; installed: knn, linear" in result.stderr
