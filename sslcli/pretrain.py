@@ -142,6 +142,14 @@ def pretrain_cmd(ctx: click.Context, **opts: Any) -> None:
                                                            / "last.pt").is_file())
     from sslcli.train import train
     from sslcli.train.dist import env_rank
+    from sslcli.train.trainer import pick_device, pick_precision
+
+    pick_precision(cfg["trainer"]["precision"], pick_device(cfg["trainer"]["device"]))
+    if resume_dir:
+        saved_plugin = (file_layer.get("versions") or {}).get("plugin")
+        if saved_plugin and saved_plugin != cfg["versions"]["plugin"]:
+            click.echo(f"warning: {resume_dir} was trained with {saved_plugin}, this is "
+                       f"{cfg['versions']['plugin']}; results may differ", err=True)
 
     kwargs = {"cfg": cfg, "modality": modality, "method_spec": method_spec,
               "data": dataset_paths, "resume": resume, "init_from": opts["init_from"],

@@ -39,6 +39,7 @@ class HardNegativeMixingLoss(nn.Module):
     ``a = randint(N, (N_global, s))``, ``o = randint(N − 1, (N_global, s))``,
     ``alpha = rand(N_global, s)``, ``c = randint(N, (N_global, s′))``,
     ``beta = 0.5 * rand(N_global, s′)``; b = (a + 1 + o) mod N; rank r takes its rows.
+    The queue, pointer, counter and generator change only when ``query.requires_grad``.
 
     Args:
         temperature: τ; default 0.2 (MoCo v2, the paper's base).
@@ -54,8 +55,6 @@ class HardNegativeMixingLoss(nn.Module):
             ours) when the world size is > 1. Rank r returns W·Σ_local ℓ / N_global.
         seed: seed of the initial queue and of the mixing generator; default 0 (ours).
         check_finite: raise on NaN/Inf inputs; default True (ours).
-
-    The queue, pointer, counter and generator change only when ``query.requires_grad``.
 
     Raises:
         ValueError: |temperature| < 1e-8; a bad ``memory_bank_size``; num_hardest < 2;

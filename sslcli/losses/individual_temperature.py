@@ -38,24 +38,25 @@ class IndividualTemperatureLoss(nn.Module):
     clipped to ±grad_clip; u_i ← (1 − β_u) u_i + β_u ∇τ_i; τ_i ← clip(τ_i − η u_i, τ_min, τ_max).
     Log domain throughout (ours): log g = logsumexp(s/τ) − log|N|,
     log ŝ ← logaddexp(log(1 − γ) + log ŝ, log γ + log g).
+    Tables (``log_s``, ``tau``, ``u``, ``seen``) are persistent buffers, updated only when
+    ``out0.requires_grad``; ``logs`` holds detached ``loss/isog_objective`` and
+    ``temp/mean|min|max`` (of the batch's new τ) after each call.
 
-    Args:
+    Args (defaults: the repository's CIFAR-100 script as core spec 4.5 records it, "public
+    code"; where its class signature differs, that value is given too):
         num_samples: dataset size n (rows of the ŝ, τ, u tables; needs ``batch["index"]``).
-        tau_init: τ₀; default 0.1 (the repository's CIFAR-100 script; class signature 0.07).
-        tau_min: default 0.05 (public code). tau_max: default 1.0 (public code).
-        rho: ρ, the DRO radius; default 0.4 (CIFAR-100 script; class signature 6.0).
+        tau_init: τ₀; default 0.1 (public code; class signature 0.07).
+        tau_min: lower bound of τ; default 0.05 (public code).
+        tau_max: upper bound of τ; default 1.0 (public code).
+        rho: ρ, the DRO radius; default 0.4 (public code; class signature 6.0).
         gamma: γ, moving-average rate of ŝ; default 0.8 (public code).
-        beta_u: β_u, momentum of the τ gradient; default 0.5 (CIFAR-100 script; class 0.9).
-        eta: η, step size of τ; default 0.03 (CIFAR-100 script; class signature 1e-3).
+        beta_u: β_u, momentum of the τ gradient; default 0.5 (public code; class signature 0.9).
+        eta: η, step size of τ; default 0.03 (public code; class signature 1e-3).
         grad_clip: clip of ∇τ; default 3.0 (public code).
         gather_distributed: gather negatives (with gradients) and table updates from all ranks;
             ``None`` (default, ours) when the world size is > 1. Tables stay identical on every
             rank. Rank r returns W·Σ_local ℓ / N_global.
         check_finite: raise on NaN/Inf inputs; default True (ours).
-
-    Tables (``log_s``, ``tau``, ``u``, ``seen``) are persistent buffers, updated only when
-    ``out0.requires_grad``; ``logs`` holds detached ``loss/isog_objective`` and
-    ``temp/mean|min|max`` (of the batch's new τ) after each call.
 
     Raises:
         ValueError: a bad hyper-parameter (|tau| < 1e-8, tau_min > tau_max, γ or β_u outside

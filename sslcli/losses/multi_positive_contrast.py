@@ -33,6 +33,9 @@ class MultiPositiveContrastLoss(nn.Module):
     L = mean_i (log den_i − log num_i), computed as logsumexp(s/τ + log w).
     Scaling all weights by one factor leaves L unchanged. With one positive, unit weights
     and the other anchors' positives as negatives it equals one-direction InfoNCE.
+    Inputs: anchor (B, D); positives (B, P, D); negatives (B, M, D) or ``None``; pos_weight
+    (B, P) or (P,) or ``None`` (ones); neg_weight (B, M) or (M,) or ``None``. Weights are
+    constants (no gradient flows into them).
 
     Args:
         temperature: τ; default 0.05 (ColloSSL's published scripts; its parser says 0.1).
@@ -44,11 +47,6 @@ class MultiPositiveContrastLoss(nn.Module):
         gather_distributed: gather the in-batch negatives from all ranks; ``None`` (default,
             ours) gathers when the world size is > 1. Rank r returns W·Σ_local ℓ / N_global.
         check_finite: raise on NaN/Inf inputs; default True (ours).
-
-    Forward:
-        anchor (B, D); positives (B, P, D); negatives (B, M, D) or ``None``;
-        pos_weight (B, P) or (P,) or ``None`` (ones); neg_weight (B, M) or (M,) or ``None``.
-        Weights are constants (no gradient flows into them).
 
     Raises:
         ValueError: |temperature| < 1e-8; wrong shapes; negative or non-finite weights; an

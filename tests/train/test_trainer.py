@@ -72,3 +72,4 @@ def test_fp16_on_cpu_is_refused(tmp_path, toy_csv):
                      str(tmp_path / "r"), "--steps", "2", "--device", "cpu",
                      "--precision", "fp16"])
     assert result.exit_code == 2 and "expected auto, fp32 or bf16 on CPU, got fp16" in result.stderr
+    assert not (tmp_path / "r").exists()  # refused before the run folder is made
