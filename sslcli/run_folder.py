@@ -23,7 +23,7 @@ import os
 import shutil
 import socket
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -32,16 +32,27 @@ from sslcli.errors import UsageError
 LOCK_NAME = ".lock"
 
 
-def atomic_write(path: Path, data: bytes | str) -> None:
-    """Write ``data`` to ``path`` atomically: temp file in the same folder, fsync, rename."""
+def atomic_write(path: Path, data: bytes | str | Callable[[IO[bytes]], None],
+                 before_replace: Callable[[Path], None] | None = None) -> None:
+    """Write ``path`` atomically: temp file in the same folder, fsync, rename, fsync folder.
+
+    Args:
+        path: The target.
+        data: Text, bytes, or a function that writes into the open binary file.
+        before_replace: Called with the finished temp file just before the rename.
+    """
     path = Path(path)
-    raw = data.encode("utf-8") if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(raw)
+            if callable(data):
+                data(fh)
+            else:
+                fh.write(data.encode("utf-8") if isinstance(data, str) else data)
             fh.flush()
             os.fsync(fh.fileno())
+        if before_replace is not None:
+            before_replace(Path(tmp))
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

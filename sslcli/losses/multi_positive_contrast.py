@@ -43,7 +43,7 @@ class MultiPositiveContrastLoss(nn.Module):
             gradients, weight 1) as negatives; default False (paper: other anchors are not
             negatives).
         skip_empty_rows: anchors whose positive weights are all 0 are left out of the mean
-            (wearable spec: absent devices); default False (ours): such a row raises.
+            (e.g. a device absent from a window); default False (ours): such a row raises.
         gather_distributed: gather the in-batch negatives from all ranks; ``None`` (default,
             ours) gathers when the world size is > 1. Rank r returns W·Σ_local ℓ / N_global.
         check_finite: raise on NaN/Inf inputs; default True (ours).

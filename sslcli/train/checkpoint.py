@@ -10,9 +10,7 @@ tensors and lists so they pass the ``weights_only`` unpickler.
 from __future__ import annotations
 
 import hashlib
-import os
 import random
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +18,7 @@ import numpy as np
 import torch
 
 from sslcli.errors import InputError
-from sslcli.run_folder import atomic_write, fsync_dir
+from sslcli.run_folder import atomic_write
 
 
 def rng_state() -> dict[str, Any]:
@@ -71,23 +69,15 @@ def save(state: dict[str, Any], path: Path) -> None:
     """
     path = Path(path)
     previous = sha256(path) if path.is_file() else None
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(state, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        new = sha256(Path(tmp))
-        both = f"{new}  {path.name}\n" + (f"{previous}  {path.name} (previous)\n"
-                                          if previous else "")
-        atomic_write(_digest_file(path), both)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    fsync_dir(path.parent)
-    atomic_write(_digest_file(path), f"{new}  {path.name}\n")
+    digests: list[str] = []
+
+    def list_both(tmp: Path) -> None:
+        digests.append(sha256(tmp))
+        old = f"{previous}  {path.name} (previous)\n" if previous else ""
+        atomic_write(_digest_file(path), f"{digests[0]}  {path.name}\n{old}")
+
+    atomic_write(path, lambda fh: torch.save(state, fh), before_replace=list_both)
+    atomic_write(_digest_file(path), f"{digests[0]}  {path.name}\n")
 
 
 def load(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:

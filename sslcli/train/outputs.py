@@ -59,13 +59,12 @@ def plot_losses(run: RunFolder) -> Path | None:
 
     steps = [r["step"] for r in rows]
     loss = [r["loss"] for r in rows]
-    smooth, acc = [], None
-    for value in loss:
-        acc = value if acc is None else 0.9 * acc + 0.1 * value
-        smooth.append(acc)
+    width = max(1, len(loss) // 10)  # trailing mean over a tenth of the logged points
+    smooth = [sum(loss[max(0, i - width + 1):i + 1]) / len(loss[max(0, i - width + 1):i + 1])
+              for i in range(len(loss))]
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
     axes[0].plot(steps, loss, alpha=0.35, label="loss")
-    axes[0].plot(steps, smooth, label="smoothed (EMA 0.9)")
+    axes[0].plot(steps, smooth, label=f"trailing mean of {width}")
     axes[0].set_xlabel("step")
     axes[0].legend()
     axes[1].plot(steps, [r.get("opt/lr") for r in rows])

@@ -109,10 +109,19 @@ def train(*, cfg: dict[str, Any], modality: Any, method_spec: Any, run: RunFolde
     if init_from and not resume:
         _init_from(method, init_from, continuing)
     model: torch.nn.Module = method
+    if world > 1 and method_spec.capabilities.get("sync_bn"):
+        if device.type == "cuda":
+            method = torch.nn.SyncBatchNorm.convert_sync_batchnorm(method)
+            model = method
+        elif rank == 0:
+            log.warning("warning: the method asks for SyncBatchNorm, which needs CUDA; "
+                        "each process normalises over its own shard")
     if world > 1:
         model = torch.nn.parallel.DistributedDataParallel(
             method, device_ids=[device.index] if device.type == "cuda" else None,
             find_unused_parameters=bool(method_spec.capabilities.get("find_unused_parameters")))
+    if t["compile"]:
+        model = torch.compile(model)
     optimizer = build_optimizer(method, cfg["optim"])
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
 
