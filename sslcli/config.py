@@ -203,7 +203,8 @@ def resolve(
             trainer_defaults.pop("epochs", None)
             trainer_defaults.pop("steps", None)
         cfg = deep_merge(cfg, method_defaults)
-        cfg["params"] = deep_merge(schema_defaults(method_spec.params_schema), cfg.get("params", {}))
+        params_defaults = schema_defaults(method_spec.params_schema)
+        cfg["params"] = deep_merge(params_defaults, cfg.get("params", {}))
     cfg = deep_merge(cfg, user)
     if method_spec is not None:
         cfg["method"] = method_spec.name

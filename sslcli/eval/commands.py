@@ -38,7 +38,8 @@ def _open_data(modality: Any, data: tuple[str, ...], labels: bool, skip_bad: boo
 @click.option("--format", "fmt", type=click.Choice(FORMATS),
               help="Output format [from --out's suffix; npy for '-'].")
 @click.option("--ids", "ids_file", type=click.Path(dir_okay=False),
-              help="Write item ids here (one per line); default FILE.ids.txt beside npy/safetensors.")
+              help="Write item ids here (one per line); default: FILE.ids.txt beside "
+                   "npy/safetensors output.")
 @click.option("--checkpoint", default="final", help="final, last or step-N.")
 @click.option("--baseline", type=click.Choice(["random"]),
               help="Embed with the untrained architecture instead (same seed).")

@@ -26,7 +26,8 @@ _EXPORTS: dict[str, tuple[str, str | None, str]] = {
     "ClusterDistillationLoss": (
         "cluster_distillation",
         "cluster_distillation",
-        "Distilled Image Supervision for Cross Modal Video Representation (DISCOVR)",
+        "Self-supervised Learning of Echocardiographic Video Representations via Online "
+        "Cluster Distillation (DISCOVR)",
     ),
     "DCLLoss": ("dcl", "dcl", "Decoupled Contrastive Learning (arXiv:2110.06848)"),
     "DCLWLoss": ("dcl", "dclw", "Decoupled Contrastive Learning (arXiv:2110.06848)"),

@@ -104,8 +104,14 @@ def check_positive_int(name: str, value: int, minimum: int = 1) -> None:
 
 
 def check_finite(name: str, x: Tensor) -> None:
-    """No NaN or Inf in ``x`` (one reduction; syncs on accelerators)."""
-    if x.is_floating_point() and not bool(torch.isfinite(x).all()):
+    """No NaN or Inf in ``x``.
+
+    Costs one sum (syncs on accelerators): NaN/Inf always make the sum non-finite, and
+    only then (or when a finite sum overflows) are the entries examined and counted.
+    """
+    if not x.is_floating_point() or bool(torch.isfinite(x.detach().sum())):
+        return
+    if not bool(torch.isfinite(x).all()):
         n_nan = int(torch.isnan(x).sum())
         n_inf = int(torch.isinf(x).sum())
         raise ValueError(

@@ -9,7 +9,7 @@ from torch.autograd.function import once_differentiable
 
 from sslcli.losses._checks import check_pair
 from sslcli.losses.distributed import all_reduce_sum_with_grad, should_gather, world_size
-from sslcli.losses.sinkhorn import _check_finite
+from sslcli.losses._checks import check_finite as _check_finite
 
 __all__ = ["BarlowTwinsLoss"]
 
@@ -54,7 +54,8 @@ class _LocalBarlowTwins(torch.autograd.Function):
     inv * (dz~ - mean(dz~) - z~ * mean(dz~ * z~)) simplifies: dz~_a = z~_b G^T / N has zero
     batch mean (z~_b has), and mean(dz~_a * z~_a) = rowsum(C * G) / N. So each input gradient
     is one ``addmm``: dz_a = z~_b (G^T inv_a / N) - z~_a * (rowsum(C * G) inv_a / N), and
-    likewise for z_b, instead of a matmul plus a batch-norm backward pass.
+    likewise for z_b, instead of a matmul plus a batch-norm backward pass. C is turned into G
+    in place at the end of the forward, so the backward holds no more than lightly's.
     """
 
     @staticmethod
@@ -66,23 +67,29 @@ class _LocalBarlowTwins(torch.autograd.Function):
         zb, _, inv_b = torch.native_batch_norm(z_b, None, None, None, None, True, 0.0, _BN_EPS)
         c = (za.T @ zb).div_(n)
         on_diag, off_diag = barlow_terms(c)
-        ctx.save_for_backward(za, zb, inv_a, inv_b, c)
+        diag = c.diagonal().clone()
+        g = c.mul_(2 * lambda_param)  # dL/dC: 2 lambda C_ij off the diagonal,
+        g.diagonal().copy_(diag).sub_(1).mul_(2)  # -2 (1 - C_ii) on it
+        ctx.save_for_backward(za, zb, inv_a, inv_b, g, diag)
         ctx.lambda_param = lambda_param
         return on_diag + lambda_param * off_diag
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad: Tensor):  # type: ignore[override]
-        za, zb, inv_a, inv_b, c = ctx.saved_tensors
+        za, zb, inv_a, inv_b, g, diag = ctx.saved_tensors
         n = za.shape[0]
-        g = c * (2 * ctx.lambda_param)  # dL/dC: 2 lambda C_ij off the diagonal,
-        g.diagonal().copy_(c.diagonal() - 1).mul_(2)  # -2 (1 - C_ii) on it
-        g.mul_(grad)
-        cg = c * g
-        r_a, r_b = cg.sum(dim=1).mul_(inv_a / -n), cg.sum(dim=0).mul_(inv_b / -n)
+        scale = grad / n
+        # C * G without C: off the diagonal C = G / (2 lambda), on it C_ii = diag
+        if ctx.lambda_param != 0:
+            cg = g.square().div_(2 * ctx.lambda_param)
+        else:
+            cg = torch.zeros_like(g)
+        cg.diagonal().copy_(diag * g.diagonal())
+        r_a, r_b = cg.sum(dim=1), cg.sum(dim=0)
         del cg
-        grad_a = (za * r_a).addmm_(zb, g.T * (inv_a / n))
-        grad_b = (zb * r_b).addmm_(za, g.mul_(inv_b / n))
+        grad_a = (za * (r_a * inv_a * -scale)).addmm_(zb, g.T * (inv_a * scale))
+        grad_b = (zb * (r_b / -n)).addmm_(za, g, alpha=1 / n).mul_(inv_b * grad)
         return grad_a, grad_b, None
 
 

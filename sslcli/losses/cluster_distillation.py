@@ -16,7 +16,8 @@ from sslcli.losses._checks import (
     check_temperature,
 )
 from sslcli.losses.distributed import all_reduce_no_grad, should_gather, world_size
-from sslcli.losses.sinkhorn import _check_finite, sinkhorn_log
+from sslcli.losses.sinkhorn import sinkhorn_log
+from sslcli.losses._checks import check_finite as _check_finite
 
 __all__ = ["ClusterDistillationLoss"]
 

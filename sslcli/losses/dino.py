@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from sslcli.losses._checks import check_ndim, check_positive_int, check_temperature
 from sslcli.losses.distributed import all_reduce_no_grad, should_gather, world_size
-from sslcli.losses.sinkhorn import _check_finite
+from sslcli.losses._checks import check_finite as _check_finite
 
 __all__ = ["DINOLoss"]
 

@@ -5,21 +5,15 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from sslcli.losses._checks import check_2d, check_finite, check_positive, check_positive_int
+from sslcli.losses._checks import check_2d, check_positive, check_positive_int
 from sslcli.losses.distributed import all_reduce_no_grad, should_gather, world_size
+from sslcli.losses._checks import check_finite as _check_finite
 
 __all__ = ["sinkhorn_log"]
 
 # The scaled path is accepted when every kernel entry it may have lost to underflow
 # (< finfo.tiny) moves any code by less than this (far below float32 resolution).
 _LOST_MASS_BOUND = 1e-12
-
-
-def _check_finite(name: str, x: Tensor) -> None:
-    """``check_finite`` at the cost of one sum: NaN/Inf always make the sum non-finite, and
-    only then (or on a finite overflow) are the entries counted. Shared by part 2's losses."""
-    if not bool(torch.isfinite(x.detach().sum())):
-        check_finite(name, x)
 
 
 def _max_over_samples(L: Tensor, gather: bool) -> Tensor:

@@ -53,12 +53,16 @@ def infinite(t: int, total: int, peak: float, warmup: int, *, cooldown_end: floa
         p = (t - warmup) / max(t_cd - warmup, 1)
         if shape == "cos":
             return const + (peak - const) * 0.5 * (1.0 + math.cos(math.pi * p))
-        f = (lambda q: q) if shape == "linear" else (lambda q: 1.0 / math.sqrt(1.0 + 10.0 * q) - 1.0)
-        return peak + (const - peak) * f(p) / f(1.0)
+        return peak + (const - peak) * _cooldown_shape(p, shape) / _cooldown_shape(1.0, shape)
     if t < t_ann:
         return const
     p = min((t - t_ann) / max(total - t_ann, 1), 1.0)
     return const * (min_ratio * peak / const) ** p
+
+
+def _cooldown_shape(p: float, shape: str) -> float:
+    """f(p) of the linear (p) and rsqrt (1/√(1 + 10p) − 1) cool-down shapes."""
+    return p if shape == "linear" else 1.0 / math.sqrt(1.0 + 10.0 * p) - 1.0
 
 
 def lr_at(step: int, total: int, peak: float, schedule: dict[str, Any],
@@ -93,7 +97,8 @@ def warmup_steps(total: int, schedule: dict[str, Any]) -> int:
 
 def anneal_start_step(total: int, schedule: dict[str, Any]) -> int:
     """T_ann of the infinite schedule (where ``pre-anneal.pt`` is written)."""
-    t_cd = max(int(round(schedule.get("cooldown_end", 0.15) * total)), warmup_steps(total, schedule))
+    warmup = warmup_steps(total, schedule)
+    t_cd = max(int(round(schedule.get("cooldown_end", 0.15) * total)), warmup)
     return max(int(round(schedule.get("anneal_start", 0.8) * total)), t_cd)
 
 

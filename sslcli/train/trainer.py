@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import os
 import random
-import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -136,7 +135,9 @@ def train(*, cfg: dict[str, Any], modality: Any, method_spec: Any, run: RunFolde
                          f"hold {n} items), got {batch_size}")
     steps_per_epoch = (n // batch_size) // accumulate
     total = t["steps"] or (t["epochs"] or 1) * steps_per_epoch
-    workers = t["workers"] if t["workers"] is not None else min(4, max((os.cpu_count() or 1) - 1, 0))
+    workers = t["workers"]
+    if workers is None:
+        workers = min(4, max((os.cpu_count() or 1) - 1, 0))
     peak_lr, wd = cfg["optim"]["lr"], cfg["optim"].get("weight_decay") or 0.0
     anneal_at = anneal_start_step(total, cfg["schedule"])
 

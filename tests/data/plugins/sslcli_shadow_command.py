@@ -1,6 +1,5 @@
 """Fixture: a plugin trying to add a group named like a core command."""
 
-import click
 
 
 def sslcli_commands(cli):
