@@ -28,6 +28,8 @@ FLAG_KEYS: dict[str, str] = {
     "modality": "modality",
     "method": "method",
     "data": "data",
+    "subjects": "subjects",
+    "exclude_subjects": "exclude_subjects",
     "out": "out",
     "seed": "seed",
     "epochs": "trainer.epochs",

@@ -15,6 +15,7 @@ from click.core import ParameterSource
 from sslcli import config as configlib
 from sslcli.cli import CONTEXT, plugin_manager
 from sslcli.errors import ProblemsError, UsageError
+from sslcli.selection import parse_names
 
 _GIVEN = (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
 
@@ -27,6 +28,8 @@ def _flag_layer(ctx: click.Context) -> dict[str, Any]:
             value = ctx.params[name]
             if name == "data":
                 value = list(value) if len(value) > 1 else value[0]
+            elif name in ("subjects", "exclude_subjects"):
+                value = parse_names(value)
             configlib.set_dotted(layer, key, value)
     return layer
 
@@ -37,6 +40,11 @@ def _flag_layer(ctx: click.Context) -> dict[str, Any]:
 @click.option("--data", multiple=True,
               help="Input path (repeatable); '-' reads a list of paths from stdin. "
                    "Default: the modality's embedded example data.")
+@click.option("--subjects", multiple=True,
+              help="Pretrain only on these groups (subjects, patients), comma-separated.")
+@click.option("--exclude-subjects", multiple=True,
+              help="Hold these groups out of pretraining (comma-separated); evaluate later "
+                   "uses them as its test groups.")
 @click.option("--out", help="Run folder. Default: runs/<modality>-<method>-<UTC time>.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False),
               help="YAML or JSON file with configuration keys (flags override it).")

@@ -110,3 +110,15 @@ def test_tampered_and_pickled_checkpoints_are_refused(tmp_path, toy_csv):
     torch.save({"obj": Path("/etc/passwd")}, evil)
     with pytest.raises(Exception, match="refused"):
         load(evil)
+
+
+def test_resume_refuses_an_edited_config(tmp_path, toy_csv):
+    out = tmp_path / "run"
+    assert invoke([*TRAIN, "--data", str(toy_csv), "--out", str(out), "--steps", "4"]
+                  ).exit_code == 0
+    cfg = yaml.safe_load((out / "config.yaml").read_text())
+    cfg["optim"]["lr"] = 0.5
+    (out / "config.yaml").write_text(yaml.safe_dump(cfg))
+    result = invoke(["pretrain", "--resume", str(out)])
+    assert result.exit_code == 2
+    assert "config.yaml differs from the checkpoint in optim.lr" in result.stderr

@@ -11,6 +11,7 @@ import click
 
 from sslcli.cli import CONTEXT, plugin_manager
 from sslcli.errors import ProblemsError, UsageError
+from sslcli.selection import parse_names, select_groups
 
 FORMATS = ("npy", "npz", "safetensors", "jsonl")
 
@@ -43,12 +44,15 @@ def _open_data(modality: Any, data: tuple[str, ...], labels: bool, skip_bad: boo
 @click.option("--checkpoint", default="final", help="final, last or step-N.")
 @click.option("--baseline", type=click.Choice(["random"]),
               help="Embed with the untrained architecture instead (same seed).")
+@click.option("--subjects", multiple=True, help="Embed only these groups (comma-separated).")
+@click.option("--exclude-subjects", multiple=True, help="Leave these groups out.")
 @click.option("--batch-size", type=int, default=256, help="Items per forward pass.")
 @click.option("--skip-bad", is_flag=True, help="Leave invalid inputs out (listed on stderr).")
 @click.pass_context
 def embed_cmd(ctx: click.Context, run_dir: str, data: tuple[str, ...], out: str,
               fmt: str | None, ids_file: str | None, checkpoint: str, baseline: str | None,
-              batch_size: int, skip_bad: bool) -> None:
+              subjects: tuple[str, ...], exclude_subjects: tuple[str, ...], batch_size: int,
+              skip_bad: bool) -> None:
     """Write float32 (N, D) features of DATA in dataset order, with the item ids."""
     from sslcli.eval.extract import embed_dataset, load_run_method
 
@@ -60,7 +64,8 @@ def embed_cmd(ctx: click.Context, run_dir: str, data: tuple[str, ...], out: str,
         raise UsageError("--out -: only the npy format goes to stdout")
     _cfg, modality, method = load_run_method(run_dir, plugin_manager(ctx).registry, checkpoint,
                                              baseline)
-    dataset = _open_data(modality, data, labels=False, skip_bad=skip_bad)
+    dataset = select_groups(_open_data(modality, data, labels=False, skip_bad=skip_bad),
+                            parse_names(subjects), parse_names(exclude_subjects))
     feats = embed_dataset(method, dataset, batch_size).numpy()
     ids = dataset.ids()
     write_features(out, fmt, feats, ids, ids_file)
@@ -104,19 +109,27 @@ def write_features(out: str, fmt: str, feats: Any, ids: list[str], ids_file: str
               help="Also evaluate the untrained architecture and print the difference.")
 @click.option("--group-field", is_flag=True,
               help="Split by the data's groups (subjects, patients) when no split is given.")
+@click.option("--test-subjects", multiple=True,
+              help="Test on these groups (comma-separated), train the probe on the others. "
+                   "Default: the groups the run held out of pretraining.")
+@click.option("--allow-transductive", is_flag=True,
+              help="Allow testing on groups the run pretrained on (leakage).")
 @click.option("--k", type=int, default=20, help="Neighbours for knn.")
 @click.option("--seed", type=int, default=0, help="Seed of the split.")
 @click.option("--json", "as_json", is_flag=True, help="JSON on stdout instead of a table.")
 @click.pass_context
 def evaluate_cmd(ctx: click.Context, run_dir: str, data: tuple[str, ...], protocol: str,
-                 baseline: str, group_field: bool, k: int, seed: int, as_json: bool) -> None:
+                 baseline: str, group_field: bool, test_subjects: tuple[str, ...],
+                 allow_transductive: bool, k: int, seed: int, as_json: bool) -> None:
     """Probe frozen features on labelled data; print a table (copy in RUN/eval/)."""
     from sslcli.eval.evaluate import evaluate_run
 
     registry = plugin_manager(ctx).registry
     spec = registry.protocol(protocol)
     rows = evaluate_run(run_dir, data, spec, registry, baseline=baseline,
-                        use_groups=group_field, k=k, seed=seed, open_data=_open_data)
+                        use_groups=group_field, k=k, seed=seed, open_data=_open_data,
+                        test_subjects=parse_names(test_subjects),
+                        allow_transductive=allow_transductive)
     eval_dir = Path(run_dir) / "eval"
     eval_dir.mkdir(exist_ok=True)
     (eval_dir / f"{protocol}.json").write_text(json.dumps(rows, indent=2) + "\n")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sslcli.errors import InputError
+from sslcli.errors import InputError, UsageError
 
 
 def split_rows(dataset: Any, labels: list[Any], use_groups: bool, seed: int,
@@ -28,16 +28,63 @@ def split_rows(dataset: Any, labels: list[Any], use_groups: bool, seed: int,
     return train, test
 
 
+def split_by_groups(dataset: Any, test_groups: list[str]) -> tuple[list[int], list[int]]:
+    """(train, test): the items of ``test_groups`` against all others."""
+    groups = dataset.groups()
+    if groups is None:
+        raise InputError("--data", "groups", "data whose items name a group (subject, patient)",
+                         "no groups", code="content.groups")
+    unknown = sorted(set(test_groups) - set(groups))
+    if unknown:
+        raise UsageError(f"--test-subjects: expected names among {', '.join(sorted(set(groups)))}"
+                         f", got {', '.join(unknown)}")
+    test = [i for i, g in enumerate(groups) if g in test_groups]
+    train = [i for i, g in enumerate(groups) if g not in test_groups]
+    if not train:
+        raise UsageError("--test-subjects: no group is left to train the probe on")
+    return train, test
+
+
 def _label_ids(labels: list[Any]) -> tuple[list[int], list[Any]]:
     classes = sorted(set(labels), key=str)
     index = {c: i for i, c in enumerate(classes)}
     return [index[v] for v in labels], classes
 
 
+def _same_data(cfg: dict[str, Any], modality: Any, data: tuple[str, ...]) -> bool:
+    from pathlib import Path
+
+    used = cfg.get("data")
+    if used is None:
+        used = [str(modality.example_data())] if modality.example_data else []
+    used = [used] if isinstance(used, str) else list(used)
+    return {Path(p).resolve() for p in used} == {Path(p).resolve() for p in data}
+
+
+def check_leakage(cfg: dict[str, Any], modality: Any, data: tuple[str, ...],
+                  dataset: Any, test: list[int], run_dir: str) -> None:
+    """Refuse to test on groups the run pretrained on, when evaluating on the run's data."""
+    groups = dataset.groups()
+    if groups is None or not _same_data(cfg, modality, data):
+        return
+    seen = set(cfg.get("subjects") or groups) - set(cfg.get("exclude_subjects") or [])
+    leaked = sorted({groups[i] for i in test} & seen)
+    if leaked:
+        raise UsageError(
+            f"run {run_dir} was pretrained on the test groups {', '.join(leaked)}; pretrain "
+            "with --exclude-subjects, pass --test-subjects naming held-out groups, or pass "
+            "--allow-transductive to accept the leakage")
+
+
 def evaluate_run(run_dir: str, data: tuple[str, ...], spec: Any, registry: Any, *,
                  baseline: str = "none", use_groups: bool = False, k: int = 20, seed: int = 0,
-                 open_data: Callable[..., Any]) -> list[dict[str, Any]]:
-    """One row per encoder (``ssl``, and ``random`` with a ``difference`` row)."""
+                 open_data: Callable[..., Any], test_subjects: list[str] | None = None,
+                 allow_transductive: bool = False) -> list[dict[str, Any]]:
+    """One row per encoder (``ssl``, and ``random`` with a ``difference`` row).
+
+    Test items: those of ``test_subjects``, else of the groups the run held out of
+    pretraining, else the data's own split, else a grouped or stratified split.
+    """
     import torch
 
     from sslcli.eval.extract import embed_dataset, load_run_method
@@ -50,7 +97,13 @@ def evaluate_run(run_dir: str, data: tuple[str, ...], spec: Any, registry: Any, 
                          "no labels", code="content.labels")
     values = all(isinstance(v, float) for v in labels)
     y = torch.tensor(labels, dtype=torch.float64) if values else torch.tensor(_label_ids(labels)[0])
-    train, test = split_rows(dataset, labels, use_groups, seed)
+    held_out = test_subjects or cfg.get("exclude_subjects")
+    if held_out:
+        train, test = split_by_groups(dataset, held_out)
+    else:
+        train, test = split_rows(dataset, labels, use_groups, seed)
+    if not allow_transductive:
+        check_leakage(cfg, modality, data, dataset, test, run_dir)
     groups = dataset.groups()
     params: dict[str, Any] = {"label_kind": "value" if values else "class"}
     if spec.name == "knn":

@@ -21,6 +21,7 @@ import torch
 
 from sslcli.errors import UsageError
 from sslcli.run_folder import RunFolder
+from sslcli.selection import select_groups
 from sslcli.train import checkpoint as ckpt
 from sslcli.train import dist
 from sslcli.train.data import TransformedDataset, derive_seed, epoch_batches, loader
@@ -102,6 +103,7 @@ def train(*, cfg: dict[str, Any], modality: Any, method_spec: Any, run: RunFolde
         torch.backends.cudnn.allow_tf32 = False
 
     dataset = modality.open([Path(p) for p in data], labels=False, skip_bad=t["skip_bad"])
+    dataset = select_groups(dataset, cfg.get("subjects"), cfg.get("exclude_subjects"))
     info = dataset.describe()
     method = method_spec.build(cfg["params"], info).to(device)
     continuing = bool(init_from) and cfg["schedule"].get("name") == "infinite"
@@ -144,8 +146,14 @@ def train(*, cfg: dict[str, Any], modality: Any, method_spec: Any, run: RunFolde
     step, epoch, position, epoch_indices = 0, 0, 0, None
     callbacks = method.callbacks()
     metrics_path = run.file("metrics.jsonl")
+    trajectory = trajectory_config(cfg)
     if resume:
         state = ckpt.load(run.checkpoints / "last.pt", map_location=device)
+        changed = [k for k in sorted(set(state.get("config", {})) | set(trajectory))
+                   if state.get("config", {}).get(k) != trajectory.get(k)]
+        if changed:
+            raise UsageError(f"--resume {run.path}: config.yaml differs from the checkpoint in "
+                             f"{', '.join(changed)}; restore it or start a new run")
         if state.get("world_size", 1) != world and not allow_world_size_change:
             raise UsageError(f"--resume {run.path}: the run was trained on "
                              f"{state.get('world_size', 1)} process(es), this launch has {world}; "
@@ -172,7 +180,8 @@ def train(*, cfg: dict[str, Any], modality: Any, method_spec: Any, run: RunFolde
 
     def save(label: str = "last") -> Path:
         rng = dist.gather_objects(ckpt.rng_state())
-        state = {"format": "sslcli-checkpoint/1", "step": step, "epoch": epoch,
+        state = {"format": "sslcli-checkpoint/1", "config": trajectory, "step": step,
+                 "epoch": epoch,
                  "position": position, "epoch_indices": epoch_indices, "world_size": world,
                  "method": method.state_dict(), "optimizer": optimizer.state_dict(),
                  "scaler": scaler.state_dict(), "callbacks": [cb.state_dict() for cb in callbacks],
@@ -267,6 +276,17 @@ def train(*, cfg: dict[str, Any], modality: Any, method_spec: Any, run: RunFolde
         stop.restore()
         logger.close()
         dist.teardown()
+
+
+def trajectory_config(cfg: dict[str, Any]) -> dict[str, str]:
+    """The settings a checkpoint is bound to, flattened to ``{dotted key: JSON text}``."""
+    import json
+
+    from sslcli.config import TRAJECTORY_KEYS, get_dotted
+
+    flat = {key: json.dumps(get_dotted(cfg, key), sort_keys=True) for key in TRAJECTORY_KEYS}
+    flat["params"] = json.dumps(cfg.get("params", {}), sort_keys=True)
+    return flat
 
 
 class _nullcontext:

@@ -15,7 +15,8 @@ from sslcli.testing import invoke
 def run(tmp_path_factory, toy_csv):
     out = tmp_path_factory.mktemp("eval") / "run"
     result = invoke(["pretrain", "--modality", "vectors", "--data", str(toy_csv), "--out",
-                     str(out), "--steps", "40", "--batch-size", "32", "--workers", "0"])
+                     str(out), "--steps", "40", "--batch-size", "32", "--workers", "0",
+                     "--exclude-subjects", "g0,g1"])
     assert result.exit_code == 0, result.stderr
     return out
 
@@ -61,16 +62,42 @@ def test_embed_baseline_random_differs(run, toy_csv, tmp_path):
 
 
 @pytest.mark.parametrize("protocol", ["knn", "linear"])
-def test_evaluate_prints_both_rows_and_saves_a_copy(run, toy_csv, protocol):
+def test_evaluate_tests_on_held_out_groups_prints_both_rows_and_saves_a_copy(run, toy_csv,
+                                                                              protocol):
     result = invoke(["evaluate", "--run", str(run), "--data", str(toy_csv), "--protocol",
-                     protocol, "--baseline", "random", "--group-field"])
+                     protocol, "--baseline", "random"])
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].split()[:4] == ["encoder", "train", "test", "accuracy"]
     assert [line.split()[0] for line in lines[1:]] == ["ssl", "random", "difference"]
+    assert lines[1].split()[1:3] == ["180", "120"]  # groups g0, g1 (2 × 60 rows) are the test
     saved = json.loads((run / "eval" / f"{protocol}.json").read_text())
     assert [r["encoder"] for r in saved] == ["ssl", "random", "difference"]
     assert saved[0]["accuracy"] > 0.8
+
+
+def test_evaluate_refuses_groups_seen_in_pretraining(run, toy_csv):
+    result = invoke(["evaluate", "--run", str(run), "--data", str(toy_csv),
+                     "--test-subjects", "g2"])
+    assert result.exit_code == 2
+    assert "was pretrained on the test groups g2" in result.stderr
+    ok = invoke(["evaluate", "--run", str(run), "--data", str(toy_csv), "--test-subjects", "g2",
+                 "--allow-transductive", "--json"])
+    assert ok.exit_code == 0 and json.loads(ok.stdout)[0]["test"] == 60
+    bad = invoke(["evaluate", "--run", str(run), "--data", str(toy_csv), "--test-subjects", "s9"])
+    assert bad.exit_code == 2 and "--test-subjects: expected names among g0, g1" in bad.stderr
+
+
+def test_pretraining_on_selected_subjects(tmp_path, toy_csv):
+    out = tmp_path / "run"
+    result = invoke(["pretrain", "--modality", "vectors", "--data", str(toy_csv), "--out",
+                     str(out), "--steps", "2", "--batch-size", "32", "--workers", "0",
+                     "--subjects", "g1", "--subjects", "g2"])
+    assert result.exit_code == 0, result.stderr
+    assert json.loads((out / "summary.json").read_text())["num_items"] == 120
+    unknown = invoke(["pretrain", "--modality", "vectors", "--data", str(toy_csv), "--out",
+                      str(tmp_path / "r2"), "--subjects", "nobody"])
+    assert unknown.exit_code == 2 and "--subjects: expected names among g0" in unknown.stderr
 
 
 def test_evaluate_unlabelled_data_exits_2(run, tmp_path):
