@@ -73,7 +73,7 @@ def test_invalid_config_key_exits_2_naming_key_and_allowed(tmp_path):
     cfg.write_text("modality: vectors\nno_such_key: 3\ntrainer:\n  batchsize: 8\n")
     result = run_subprocess(["pretrain", "--config", str(cfg), "--out", str(tmp_path / "r")])
     assert result.exit_code == 2
-    assert f"{cfg}: no_such_key: expected a known field (allowed: data, method, modality" \
+    assert f"{cfg}: no_such_key: expected a known field (allowed: data, exclude_subjects, method" \
         in result.stderr
     assert (f"{cfg}: trainer.batchsize: expected a known field (allowed: accumulate, batch_size"
             in result.stderr)
