@@ -5,6 +5,7 @@ The only line on stdout is the run folder, so ``run=$(sslcli pretrain ...)`` wor
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -164,6 +165,7 @@ def pretrain_cmd(ctx: click.Context, **opts: Any) -> None:
               "allow_world_size_change": opts["allow_world_size_change"]}
     if env_rank() != 0:  # under torchrun only rank 0 locks and writes the run folder
         train(run=RunFolder(Path(out), None), **kwargs)
+        _exit_distributed()
         return
     with RunFolder.open(out, resume=resume, overwrite=opts["overwrite"]) as run:
         if not resume:
@@ -172,6 +174,22 @@ def pretrain_cmd(ctx: click.Context, **opts: Any) -> None:
             run.append_jsonl("skipped.jsonl", problem.to_dict())
         train(run=run, **kwargs)
     click.echo(str(out))
+    _exit_distributed()
+
+
+def _exit_distributed() -> None:
+    """After a finished torchrun process: flush and leave without interpreter teardown.
+
+    The process group is already destroyed; gloo's helper threads can still be alive
+    while C++ statics are destroyed at exit, which aborts the process ("terminate called
+    without an active exception") now and then. Nothing is left to clean up.
+    """
+    from sslcli.train.dist import env_world_size
+
+    if env_world_size() > 1:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 def _data_paths(cfg: dict[str, Any], modality: Any) -> list[str]:
