@@ -32,6 +32,6 @@ def test_conformance(check):
     check()
 
 
-@parametrize_with_checks(["wearable", "video", "scene3d", "sar"])
+@parametrize_with_checks(["video", "scene3d", "sar"])
 def test_builtin_conformance(check):
     check()

@@ -6,8 +6,29 @@ Hook implementations only. Importing this package stays cheap: no torch or NumPy
 
 from __future__ import annotations
 
-from sslcli.api import Modality
+from pathlib import Path
+from typing import Any
+
+from sslcli.api import MethodSpec, Modality
 from sslcli_wearable.modality import validate
+
+
+def _open(paths: list[Path], labels: bool = False, skip_bad: bool = False) -> Any:
+    from sslcli_wearable.dataset import open_dataset
+
+    return open_dataset(paths, labels=labels, skip_bad=skip_bad)
+
+
+def _example() -> Path:
+    from sslcli_wearable.dataset import example_data
+
+    return example_data()
+
+
+def _bad_inputs(folder: Path) -> list[tuple[Path, str]]:
+    from sslcli_wearable.corpus import bad_input_corpus
+
+    return bad_input_corpus(folder)
 
 
 def sslcli_modalities() -> list[Modality]:
@@ -18,15 +39,31 @@ def sslcli_modalities() -> list[Modality]:
             dataset_schema="wearable_dataset",
             default_method="frameproj",
             validate=validate,
-            open=None,
-            example_data=None,
+            open=_open,
+            example_data=_example,
             capabilities={
                 "python_dependencies": ["numpy>=1.26,<3"],
                 "gpu_kernels": {},
                 "label_kinds": ["class"],
                 "deterministic_cpu": True,
-                "labelled_example": False,  # True once the embedded spsw_s01-s05 example ships
+                "labelled_example": True,
+                "schema_document": "meta.json",
+                "bad_inputs": _bad_inputs,
             },
             description="Body-worn IMU windows (wearwin/1) from one or more synchronised devices.",
         )
     ]
+
+
+def sslcli_methods() -> list[MethodSpec]:
+    """``frameproj`` (default) and ``collossl``."""
+    from sslcli_wearable.methods import collossl_spec, frameproj_spec
+
+    return [frameproj_spec.method_spec(), collossl_spec.method_spec()]
+
+
+def sslcli_commands(cli: Any) -> None:
+    """``sslcli wearable ingest|mmd``."""
+    from sslcli_wearable.commands import wearable_group
+
+    cli.add_command(wearable_group, name="wearable")

@@ -96,9 +96,15 @@ def _validate_document(path: Path, expect: str | None) -> Iterator[Problem]:
             yield Problem(str(path), "format", "one of " + ", ".join(FORMATS), cut(fmt),
                           "schema.enum")
             return
-    yield from schemas.check(doc, branch_schema(FORMATS[fmt]), path)
+    schema_problems = list(schemas.check(doc, branch_schema(FORMATS[fmt]), path))
+    yield from schema_problems
     if fmt == "wearwin/1":
-        yield from _windows_content(path, doc)
+        content = list(_windows_content(path, doc))
+        yield from content
+        if not any(p.severity == "error" for p in schema_problems + content):
+            from sslcli_wearable.arrays import check_arrays  # NumPy: only when arrays are read
+
+            yield from check_arrays(path.parent, doc)
     else:
         yield from _raw_content(path, doc)
 
@@ -154,8 +160,7 @@ def _windows_content(meta: Path, doc: dict[str, Any]) -> Iterator[Problem]:
         yield Problem(where, "preprocessing.label_source", "one of devices " + ", ".join(devices),
                       cut(source), "content.unknown_device")
     # X.npy / y.npy / present.npy shapes, dtypes, ranges, non-finite values and contiguous
-    # recordings are NumPy content checks (wearable.md §3.5 "arrays", "non-finite",
-    # "recording order"); they come with the reader.
+    # recordings: sslcli_wearable.arrays.check_arrays, once meta.json itself is sound.
 
 
 def _inside(path: str, root: str) -> bool:

@@ -9,9 +9,26 @@ from pathlib import Path
 from typing import Any
 
 
+def _effective(schema: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
+    """The ``oneOf``/``anyOf`` branch whose ``const`` properties ``record`` matches."""
+    from sslcli.schemas import _local_ref
+
+    for key in ("oneOf", "anyOf"):
+        for branch in schema.get(key) or []:
+            target = _local_ref(schema, branch)
+            pinned = {k: v["const"] for k, v in (target.get("properties") or {}).items()
+                      if isinstance(v, dict) and "const" in v}
+            if pinned and all(record.get(k) == v for k, v in pinned.items()):
+                return target
+    return schema
+
+
 def _pick(schema: dict[str, Any], record: dict[str, Any]) -> tuple[str, str]:
     """(a required field to remove, another typed field present in ``record`` to break)."""
-    required = [r for r in schema.get("required", []) if r in record]
+    schema = _effective(schema, record)
+    pinned = {k for k, v in (schema.get("properties") or {}).items()
+              if isinstance(v, dict) and "const" in v}
+    required = [r for r in schema.get("required", []) if r in record and r not in pinned]
     if not required:
         raise ValueError("no required field present in the first record")
     removed = required[0]
@@ -22,7 +39,10 @@ def _pick(schema: dict[str, Any], record: dict[str, Any]) -> tuple[str, str]:
             continue
         prop = props.get(name) or next(
             (v for k, v in patterns.items() if re.search(k, name)), None)
-        if prop and prop.get("type") in ("number", "integer", "boolean", "array", "object"):
+        kinds = (prop or {}).get("type")
+        kinds = kinds if isinstance(kinds, list) else [kinds]
+        if not isinstance(record[name], str) and {"number", "integer", "boolean", "array",
+                                                   "object"} & set(kinds) and "string" not in kinds:
             return removed, name
     raise ValueError("no numeric/boolean/array/object field to break in the first record")
 

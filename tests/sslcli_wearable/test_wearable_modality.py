@@ -58,8 +58,14 @@ def _windows_dir(tmp_path: Path, meta: dict[str, Any] = META, arrays=ARRAYS) -> 
     folder = tmp_path / "ds"
     folder.mkdir()
     (folder / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+    import numpy as np  # arrays consistent with META: 2 windows, one per recording/subject
+
+    content = {"X.npy": np.zeros((2, 2, 100, 6), np.float32),
+               "subject.npy": np.array([0, 1], np.int32),
+               "recording.npy": np.array([0, 1], np.int32),
+               "t0.npy": np.zeros(2, np.float64)}
     for name in arrays:
-        (folder / name).write_bytes(b"")  # array content is checked by the reader, not here
+        np.save(folder / name, content[name])
     return folder
 
 

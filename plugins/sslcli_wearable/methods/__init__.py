@@ -1,0 +1,1 @@
+"""Pretraining methods of the wearable plugin: one module per method."""
