@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from sslcli.api import Problem
-from sslcli.errors import UsageError, cut
+from sslcli.errors import InputError, UsageError, cut
 
 _PACKAGED = Path(__file__).resolve().parent / "_schemas"
 _CHECKOUT = Path(__file__).resolve().parent.parent / "schemas"
@@ -288,7 +288,8 @@ def read_records(
     """Records of a line-oriented manifest as ``(line, record)``.
 
     ``.jsonl``/``.ndjson``: one JSON object per line (blank lines skipped; a line that
-    is not JSON yields a :class:`Problem` in place of the record). ``.csv``: header
+    is not JSON yields a :class:`Problem` in place of the record; so does an unreadable or
+    unparseable file, which ends the iteration). ``.csv``: header
     row, case-insensitive column names, empty cells omitted, cells converted to the
     types of ``record_schema``'s properties. ``.json``/``.yaml``: a list of records.
     """
@@ -299,6 +300,9 @@ def read_records(
     except (UnicodeDecodeError, csv.Error, OSError) as exc:
         yield last + 1, Problem(str(path), "", "a readable UTF-8 manifest",
                                 cut(f"{type(exc).__name__}: {exc}"), "io.unreadable", last + 1)
+    except InputError as exc:  # a .json/.yaml document that does not parse
+        yield exc.line or 1, Problem(exc.path, exc.field, exc.expected, exc.got, exc.code,
+                                     exc.line)
 
 
 def _records(p: Path, record_schema: dict[str, Any] | None) -> Iterator[tuple[int, Any]]:

@@ -115,3 +115,11 @@ def test_schema_command_prints_dataset_and_run_config_schemas():
     plain = json.loads(invoke(["schema", "--config"]).stdout)
     assert plain["$id"] == "urn:sslcli:schema:run_config"
     assert invoke(["schema"]).exit_code == 2
+
+
+def test_unparseable_json_manifest_is_a_problem(tmp_path):
+    manifest = tmp_path / "m.json"
+    manifest.write_text('[{"path": "a", "fps": 1},\n {oops}]\n')
+    problems = schemas.validate_records(manifest, RECORD)
+    assert [(p.line, p.code) for p in problems] == [(2, "io.unreadable")]
+    assert problems[0].expected == "valid JSON"

@@ -11,7 +11,6 @@ Importing this module is cheap (standard library and ``sslcli`` only).
 
 from __future__ import annotations
 
-import csv
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
@@ -20,7 +19,7 @@ from typing import Any
 
 from sslcli import schemas
 from sslcli.api import Problem
-from sslcli.errors import InputError, cut
+from sslcli.errors import cut
 
 SCHEMA = "sar_manifest"
 MANIFEST = "manifest.jsonl"
@@ -147,15 +146,7 @@ def validate_manifest(manifest: Path) -> Iterator[Problem]:
     base = manifest.parent
     first_id: dict[str, int] = {}
     first_hash: dict[str, int] = {}
-    try:
-        records = list(schemas.read_records(manifest, schema))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        yield Problem(where, "", "a readable UTF-8 manifest", cut(str(exc)), "io.unreadable")
-        return
-    except InputError as exc:  # a .json/.yaml manifest that does not parse
-        yield Problem(exc.path, exc.field, exc.expected, exc.got, exc.code, exc.line)
-        return
-    for line, record in records:
+    for line, record in schemas.read_records(manifest, schema):
         if isinstance(record, Problem):
             yield record
             continue

@@ -106,12 +106,7 @@ def validate_manifest(manifest: Path) -> Iterator[Problem]:
     root = manifest.parent
     where = str(manifest)
     first_line: dict[str, int] = {}
-    try:
-        records = list(schemas.read_records(manifest))
-    except (OSError, UnicodeDecodeError) as exc:
-        yield Problem(where, "", "a readable UTF-8 JSON-lines file", cut(str(exc)), "io.unreadable")
-        return
-    for line, record in records:
+    for line, record in schemas.read_records(manifest):
         if isinstance(record, Problem):
             yield record
             continue

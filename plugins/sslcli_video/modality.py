@@ -131,12 +131,7 @@ def validate_manifest(manifest: Path) -> Iterator[Problem]:
     path_split: dict[str, tuple[str, int]] = {}
     group_split: dict[str, tuple[str, int]] = {}
     reported: set[tuple[str, str, str]] = set()
-    try:
-        records = list(schemas.read_records(manifest, schema))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        yield Problem(where, "", "a readable UTF-8 CSV file", cut(str(exc)), "io.unreadable")
-        return
-    for line, record in records:
+    for line, record in schemas.read_records(manifest, schema):
         if isinstance(record, Problem):
             yield record
             continue
