@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sslcli.losses import distributed as dist
@@ -16,7 +15,7 @@ from sslcli.losses._checks import (
     check_temperature,
     upcast,
 )
-from sslcli.losses.info_nce import matmul_logsumexp
+from sslcli.losses.info_nce import matmul_logsumexp, stacked_views
 
 __all__ = ["DCLLoss", "DCLWLoss"]
 
@@ -74,21 +73,16 @@ class DCLLoss(nn.Module):
         with torch.autocast(out0.device.type, enabled=False):
             out0, out1 = upcast(out0), upcast(out1)
             b = out0.shape[0]
-            out0 = F.normalize(out0, dim=1, eps=1e-12)
-            out1 = F.normalize(out1, dim=1, eps=1e-12)
-            z = torch.cat([out0, out1])
-            gather = dist.should_gather(self.gather_distributed)
-            keys, sizes = dist.gather_with_sizes(z) if gather else (z, [2 * b])
-            c = sum(sizes[: dist.rank()]) if gather else 0
+            z, keys, c, scale = stacked_views(out0, out1, self.gather_distributed)
+            out0, out1 = z[:b], z[b:]
             q = z * (1.0 / self.temperature)
             # −inf on the self column and on the positive's column, in one buffer
             masks = [(0, 2 * b, c), (0, b, c + b), (b, 2 * b, c)]
             lse = matmul_logsumexp(q, keys, masks)
             pos = (q * z.roll(b, dims=0)).sum(dim=1)
-            w = self._weights(out0, out1, gather)
+            w = self._weights(out0, out1, dist.should_gather(self.gather_distributed))
             if w is not None:
                 pos = pos * w
-            scale = (dist.world_size() if gather else 1) / keys.shape[0]
             return (lse - pos).sum() * scale
 
     def _weights(self, out0: Tensor, out1: Tensor, gather: bool) -> Tensor | None:

@@ -84,6 +84,22 @@ def _diagonals(specs: Sequence[tuple[int, int, int]]) -> Diagonals:
     return tuple((int(r0), int(r1), int(c0)) for r0, r1, c0 in specs)
 
 
+def stacked_views(out0: Tensor, out1: Tensor,
+                  gather_distributed: bool | None) -> tuple[Tensor, Tensor, int, float]:
+    """The 2B rows of a symmetric two-view loss and what the reduction rule needs.
+
+    Returns ``(z, keys, offset, scale)``: z = normalize([out0; out1]); keys = z of every
+    rank (this rank's z when not gathering); offset = where this rank's rows start in
+    keys; scale = W / N_global, so rank losses sum to a global mean (core spec 4.0).
+    """
+    z = F.normalize(torch.cat([out0, out1]), dim=1, eps=1e-12)
+    gather = dist.should_gather(gather_distributed)
+    keys, sizes = dist.gather_with_sizes(z) if gather else (z, [z.shape[0]])
+    offset = sum(sizes[: dist.rank()]) if gather else 0
+    scale = (dist.world_size() if gather else 1) / keys.shape[0]
+    return z, keys, offset, scale
+
+
 def matmul_logsumexp(
     q: Tensor, keys: Tensor, masks: Sequence[tuple[int, int, int]] = ()
 ) -> Tensor:
@@ -193,15 +209,11 @@ class InfoNCELoss(nn.Module):
 
     def _batch_loss(self, out0: Tensor, out1: Tensor) -> Tensor:
         b = out0.shape[0]
-        z = F.normalize(torch.cat([out0, out1]), dim=1, eps=1e-12)
-        gather = dist.should_gather(self.gather_distributed)
-        keys, sizes = dist.gather_with_sizes(z) if gather else (z, [2 * b])
-        offset = sum(sizes[: dist.rank()]) if gather else 0
+        z, keys, offset, scale = stacked_views(out0, out1, self.gather_distributed)
         q = z * (1.0 / self.temperature)
         # target: the other view of the same sample; the self column is −inf
         targets = [(0, b, offset + b), (b, 2 * b, offset)]
         loss = matmul_cross_entropy(q, keys, targets, masks=[(0, 2 * b, offset)])
-        scale = (dist.world_size() if gather else 1) / keys.shape[0]
         return loss.sum() * scale
 
     def _bank_loss(self, out0: Tensor, out1: Tensor) -> Tensor:
