@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from sslcli.api import Problem
-from sslcli.errors import UsageError
+from sslcli.errors import ProblemsError, UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
     from sslcli.api import Modality
@@ -64,3 +64,26 @@ def is_error(problem: Problem, strict: bool) -> bool:
 def bad_paths(problems: Iterable[Problem], strict: bool = False) -> set[str]:
     """The paths that hold at least one (counting) problem."""
     return {p.path for p in problems if is_error(p, strict)}
+
+
+def valid_paths(modality: Modality, paths: list[str],
+                skip_bad: bool) -> tuple[list[str], list[Problem]]:
+    """The paths to use and the problems of those left out.
+
+    Without ``skip_bad`` any invalid path stops the command (exit 2, every problem
+    listed); with it, invalid paths are left out and each problem is echoed on stderr.
+    """
+    problems = check_inputs(modality, paths)
+    bad = bad_paths(problems)
+    if not bad:
+        return paths, []
+    if not skip_bad:
+        raise ProblemsError(problems, f"{len(bad)} input path(s) are invalid; fix them or "
+                                      "pass --skip-bad to leave them out")
+    for problem in problems:
+        print(f"skipped: {problem.format()}", file=sys.stderr)
+    kept = [p for p in paths if p not in bad]
+    if not kept:
+        raise ProblemsError(problems, "--skip-bad: every input path is invalid, nothing is left")
+    print(f"skipped {len(bad)} of {len(paths)} input path(s)", file=sys.stderr)
+    return kept, [p for p in problems if p.path in bad]

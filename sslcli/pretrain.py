@@ -15,7 +15,8 @@ from click.core import ParameterSource
 
 from sslcli import config as configlib
 from sslcli.cli import CONTEXT, plugin_manager
-from sslcli.errors import ProblemsError, UsageError
+from sslcli.errors import UsageError
+from sslcli.inputs import valid_paths
 from sslcli.selection import parse_names
 
 _GIVEN = (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
@@ -146,7 +147,7 @@ def pretrain_cmd(ctx: click.Context, **opts: Any) -> None:
     out = cfg.get("out") or default_run_name(cfg["modality"], cfg["method"])
     cfg["out"] = out
     cfg["versions"] = _versions(pm, registry, cfg)
-    dataset_paths, skipped = _checked_data(modality, data, cfg["trainer"]["skip_bad"])
+    dataset_paths, skipped = valid_paths(modality, data, cfg["trainer"]["skip_bad"])
     resume = bool(resume_dir) or (opts["auto_resume"] and (Path(out) / "checkpoints"
                                                            / "last.pt").is_file())
     from sslcli.train import train
@@ -172,6 +173,8 @@ def pretrain_cmd(ctx: click.Context, **opts: Any) -> None:
             run.write_config(cfg)
         for problem in skipped:
             run.append_jsonl("skipped.jsonl", problem.to_dict())
+        if skipped:
+            click.echo(f"skipped inputs are listed in {run.file('skipped.jsonl')}", err=True)
         train(run=run, **kwargs)
     click.echo(str(out))
     _exit_distributed()
@@ -206,30 +209,6 @@ def _data_paths(cfg: dict[str, Any], modality: Any) -> list[str]:
 
         items = expand_paths(items, sys.stdin)
     return items
-
-
-def _checked_data(modality: Any, paths: list[str], skip_bad: bool) -> tuple[list[str], list[Any]]:
-    """Validate the data; exit 2 on problems unless --skip-bad (then drop and list them).
-
-    Returns the paths to train on and the problems of the skipped ones.
-    """
-    from sslcli.inputs import bad_paths, check_inputs
-
-    problems = check_inputs(modality, paths)
-    bad = bad_paths(problems)
-    if not bad:
-        return paths, []
-    if not skip_bad:
-        raise ProblemsError(problems, f"{len(bad)} input path(s) are invalid; fix them or "
-                                      "pass --skip-bad to leave them out")
-    for problem in problems:
-        click.echo(f"skipped: {problem.format()}", err=True)
-    kept = [p for p in paths if p not in bad]
-    if not kept:
-        raise ProblemsError(problems, "--skip-bad: every input path is invalid, nothing is left")
-    click.echo(f"skipped {len(bad)} of {len(paths)} input path(s); "
-               "listed in RUN/skipped.jsonl", err=True)
-    return kept, [p for p in problems if p.path in bad]
 
 
 def _versions(pm: Any, registry: Any, cfg: dict[str, Any]) -> dict[str, str]:

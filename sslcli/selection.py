@@ -55,19 +55,26 @@ class Subset(SslDataset):
         return dict(self.dataset.describe(), num_items=len(self.indices))
 
 
-def select_groups(dataset: Any, include: list[str] | None = None,
-                  exclude: list[str] | None = None, flag: str = "--subjects") -> Any:
-    """``dataset`` narrowed to the groups in ``include`` and not in ``exclude``."""
-    if not include and not exclude:
-        return dataset
+def checked_groups(dataset: Any, names: list[str], flag: str) -> list[str]:
+    """The dataset's per-item groups, after checking that every name in ``names`` is one."""
     groups = dataset.groups()
     if groups is None:
         raise InputError("--data", "groups", "data whose items name a group (subject, patient)",
                          "no groups", code="content.groups")
     known = sorted(set(groups))
-    for name in (include or []) + (exclude or []):
-        if name not in known:
-            raise UsageError(f"{flag}: expected names among {', '.join(known)}, got {name!r}")
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise UsageError(f"{flag}: expected names among {', '.join(known)}, "
+                         f"got {', '.join(map(repr, unknown))}")
+    return groups
+
+
+def select_groups(dataset: Any, include: list[str] | None = None,
+                  exclude: list[str] | None = None, flag: str = "--subjects") -> Any:
+    """``dataset`` narrowed to the groups in ``include`` and not in ``exclude``."""
+    if not include and not exclude:
+        return dataset
+    groups = checked_groups(dataset, (include or []) + (exclude or []), flag)
     keep = [i for i, g in enumerate(groups)
             if (not include or g in include) and not (exclude and g in exclude)]
     if not keep:

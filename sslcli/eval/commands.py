@@ -10,23 +10,16 @@ from typing import Any
 import click
 
 from sslcli.cli import CONTEXT, plugin_manager
-from sslcli.errors import ProblemsError, UsageError
+from sslcli.errors import UsageError
 from sslcli.selection import parse_names, select_groups
 
 FORMATS = ("npy", "npz", "safetensors", "jsonl")
 
 
 def _open_data(modality: Any, data: tuple[str, ...], labels: bool, skip_bad: bool) -> Any:
-    from sslcli.inputs import bad_paths, check_inputs, expand_paths
+    from sslcli.inputs import expand_paths, valid_paths
 
-    paths = expand_paths(data)
-    problems = check_inputs(modality, paths)
-    if bad_paths(problems):
-        if not skip_bad:
-            raise ProblemsError(problems, "invalid input; fix it or pass --skip-bad")
-        for p in problems:
-            click.echo(f"skipped: {p.format()}", err=True)
-        paths = [p for p in paths if p not in bad_paths(problems)]
+    paths, _skipped = valid_paths(modality, expand_paths(data), skip_bad)
     return modality.open([Path(p) for p in paths], labels=labels, skip_bad=skip_bad)
 
 

@@ -30,14 +30,9 @@ def split_rows(dataset: Any, labels: list[Any], use_groups: bool, seed: int,
 
 def split_by_groups(dataset: Any, test_groups: list[str]) -> tuple[list[int], list[int]]:
     """(train, test): the items of ``test_groups`` against all others."""
-    groups = dataset.groups()
-    if groups is None:
-        raise InputError("--data", "groups", "data whose items name a group (subject, patient)",
-                         "no groups", code="content.groups")
-    unknown = sorted(set(test_groups) - set(groups))
-    if unknown:
-        raise UsageError(f"--test-subjects: expected names among {', '.join(sorted(set(groups)))}"
-                         f", got {', '.join(unknown)}")
+    from sslcli.selection import checked_groups
+
+    groups = checked_groups(dataset, test_groups, "--test-subjects")
     test = [i for i, g in enumerate(groups) if g in test_groups]
     train = [i for i, g in enumerate(groups) if g not in test_groups]
     if not train:
