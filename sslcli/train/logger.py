@@ -28,9 +28,10 @@ class StepLogger:
     """
 
     def __init__(self, run: RunFolder | None, total: int, samples_per_step: int,
-                 first_step: int, log_every: int, tensorboard: bool = False) -> None:
+                 first_step: int, log_every: int, world: int = 1,
+                 tensorboard: bool = False) -> None:
         self.run, self.total, self.samples = run, total, samples_per_step
-        self.first_step, self.log_every = first_step, log_every
+        self.first_step, self.log_every, self.world = first_step, log_every, world
         self.start = self.last_time = time.time()
         self.last_step = first_step
         self.window: list[float] = []
@@ -73,12 +74,12 @@ class StepLogger:
             self.bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.2e}", refresh=False)
         if step % self.log_every and step != self.total:
             return
-        mean_loss = dist.reduce_flags([float(np.mean(self.window))], device)[0] / _world()
+        mean_loss = dist.reduce_flags([float(np.mean(self.window))], device)[0] / self.world
         logs = {k: float(v) for k, v in out.logs.items()}
         if logs:
             keys = sorted(logs)
             summed = dist.reduce_flags([logs[k] for k in keys], device)
-            logs = {k: v / _world() for k, v in zip(keys, summed)}
+            logs = {k: v / self.world for k, v in zip(keys, summed)}
         health = {}
         if out.embeddings is not None:
             health = collapse_metrics(dist.gather_rows(out.embeddings.detach().float()))
@@ -130,12 +131,6 @@ class StepLogger:
             self.bar.close()
         if self.tb is not None:
             self.tb.close()
-
-
-def _world() -> int:
-    import torch.distributed as tdist
-
-    return tdist.get_world_size() if tdist.is_available() and tdist.is_initialized() else 1
 
 
 def _duration(seconds: float) -> str:

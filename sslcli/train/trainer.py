@@ -9,6 +9,7 @@ the same trajectory: on CPU the final weights are bit-identical to an uninterrup
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import random
@@ -192,7 +193,7 @@ def train(*, cfg: dict[str, Any], modality: Any, method_spec: Any, run: RunFolde
         return path
 
     logger = StepLogger(run if main else None, total, batch_size * accumulate, step,
-                        log_every=t["log_every"], tensorboard=t["tensorboard"])
+                        log_every=t["log_every"], world=world, tensorboard=t["tensorboard"])
     stop, stop_at, last_good = StopFlag(), int(os.environ.get("SSLCLI_STOP_AT_STEP") or 0), None
     method.train()
     optimizer.zero_grad(set_to_none=True)
@@ -212,7 +213,7 @@ def train(*, cfg: dict[str, Any], modality: Any, method_spec: Any, run: RunFolde
                 sync = micro % accumulate == 0 or world == 1
                 with (torch.autocast(device.type, dtype=amp_dtype or torch.float32,
                                      enabled=amp_dtype is not None),
-                      model.no_sync() if not sync else _nullcontext()):
+                      model.no_sync() if not sync else contextlib.nullcontext()):
                     out = model(batch)
                     scaler.scale(out.loss / accumulate).backward()
                 position += 1
@@ -287,14 +288,6 @@ def trajectory_config(cfg: dict[str, Any]) -> dict[str, str]:
     flat = {key: json.dumps(get_dotted(cfg, key), sort_keys=True) for key in TRAJECTORY_KEYS}
     flat["params"] = json.dumps(cfg.get("params", {}), sort_keys=True)
     return flat
-
-
-class _nullcontext:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def _count_lines(path: Path) -> int:
