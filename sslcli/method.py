@@ -79,12 +79,21 @@ class Method(nn.Module):
         """
         return item
 
+    def eval_transform(self, item: dict[str, Any]) -> dict[str, Any]:
+        """Deterministic input of one item for :meth:`embed` (eval clips, crops, ...).
+
+        Applied by ``sslcli embed`` / ``evaluate`` to each dataset item before batching,
+        so items may hold things ``default_collate`` cannot batch (a lazy video handle).
+        Must not draw random numbers. Default: the item itself.
+        """
+        return item
+
     def forward(self, batch: dict[str, Any]) -> StepOutput:  # pragma: no cover - interface
         """Loss (and logs, embeddings) of one collated batch of transformed items."""
         raise NotImplementedError
 
     def embed(self, batch: dict[str, Any]) -> torch.Tensor:  # pragma: no cover - interface
-        """``(B, embedding_dim)`` features of a collated batch of untransformed items."""
+        """``(B, embedding_dim)`` features of a collated batch of :meth:`eval_transform` items."""
         raise NotImplementedError
 
     def encoder_config(self) -> dict[str, Any]:

@@ -65,7 +65,8 @@ def embed_dataset(method: Any, dataset: Any, batch_size: int = 256) -> Any:
     feats = []
     with torch.no_grad():
         for start in range(0, len(dataset), batch_size):
-            items = [dataset[i] for i in range(start, min(start + batch_size, len(dataset)))]
+            items = [method.eval_transform(dataset[i])
+                     for i in range(start, min(start + batch_size, len(dataset)))]
             feats.append(method.embed(collate(items)).float().cpu())
     if not feats:
         return torch.zeros(0, method.embedding_dim)
