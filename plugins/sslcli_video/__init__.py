@@ -7,7 +7,9 @@ Spec: ``specs/video.md``.
 
 from __future__ import annotations
 
-from sslcli.api import Modality
+from typing import Any
+
+from sslcli.api import MethodSpec, Modality
 from sslcli_video.modality import validate
 
 
@@ -31,3 +33,10 @@ def sslcli_modalities() -> list[Modality]:
             description="Videos and echocardiograms (containers, DICOM, NIfTI), CSV manifest.",
         )
     ]
+
+
+def sslcli_methods() -> list[MethodSpec]:
+    """``cvrl`` (default) and ``discovr``."""
+    from sslcli_video.methods import specs
+
+    return specs()
