@@ -1,7 +1,9 @@
 """``sslcli wearable ...``: the plugin's command group (``specs/wearable.md`` §1).
 
 Exported as :data:`wearable_group`; the plugin's ``sslcli_commands`` hook adds it to the CLI.
-Heavy modules (NumPy) are imported inside the commands so ``--help`` stays instant.
+Heavy modules (NumPy, torch, matplotlib) are imported inside the commands so ``--help`` stays
+instant. The work is in :mod:`.ingest`, :mod:`.mmd_report`, :mod:`.refit`, :mod:`.finetune` and
+:mod:`.plots`; the commands parse flags and print (data on stdout, progress on stderr).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import click
 
 @click.group("wearable")
 def wearable_group() -> None:
-    """Tools for body-worn sensor data (ingest raw recordings into wearwin/1)."""
+    """Tools for body-worn sensor data: ingest, device distances, mappers, fine-tune, plots."""
 
 
 @wearable_group.command("ingest")
@@ -82,3 +84,158 @@ def ingest_command(src: Path, out: Path | None, layout: str, fs: float, window: 
           f"{len(report['skipped'])} skipped; report: {out / 'ingest_report.json'}",
           file=sys.stderr)
     click.echo(json.dumps(report, indent=1) if as_json else str(out))
+
+
+def _registry() -> object:
+    from sslcli.cli import plugin_manager
+
+    return plugin_manager(click.get_current_context()).registry
+
+
+@wearable_group.command("mmd")
+@click.argument("data", required=False, type=click.Path(path_type=Path))
+@click.option("--anchor", default=None, help="Anchor device [meta.devices[0]].")
+@click.option("--batch", default="all", show_default=True,
+              help="'all' windows as one batch, or B random windows (pooled over subjects).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the B-window draw.")
+@click.option("--metric", type=click.Choice(["acc_norm", "acc_per_channel"]), default="acc_norm",
+              show_default=True, help="MMD features: |acc| per sample, or the acc channels.")
+@click.option("--selection", type=click.Choice(["closest_pos_all_neg", "closest_pos_rest_neg",
+                                                "closest_only", "hard_negative", "random"]),
+              default="closest_pos_all_neg", show_default=True,
+              help="Rule that picks the positive and negative devices.")
+@click.option("--divisor", type=float, default=30.0, show_default=True,
+              help="One constant dividing every channel (1 = m/s^2).")
+@click.option("--subjects", multiple=True, help="Use only these subjects (comma-separated).")
+@click.option("--exclude-subjects", multiple=True, help="Leave these subjects out.")
+@click.option("--json", "as_json", is_flag=True, help="JSON lines (one per device) on stdout.")
+def mmd_command(data: Path | None, anchor: str | None, batch: str, seed: int, metric: str,
+                selection: str, divisor: float, subjects: tuple[str, ...],
+                exclude_subjects: tuple[str, ...], as_json: bool) -> None:
+    """ColloSSL distances (MMD^2, floor 1e-4) of each device to the anchor, and the selection.
+
+    DATA is a wearwin/1 directory (default: the embedded example). Deterministic for a seed.
+    """
+    from sslcli.selection import parse_names
+    from sslcli_wearable import mmd_report
+    from sslcli_wearable.dataset import example_data
+
+    report = mmd_report.mmd_report(data if data is not None else example_data(), anchor=anchor,
+                                   batch=batch, seed=seed, metric=metric, selection=selection,
+                                   divisor=divisor, subjects=parse_names(subjects),
+                                   exclude_subjects=parse_names(exclude_subjects))
+    if len(report["rows"]) == 2:
+        print("warning: 2 devices, so the selection is trivial (one candidate)", file=sys.stderr)
+    print(mmd_report.describe(report), file=sys.stderr)
+    if as_json:
+        for line in mmd_report.json_lines(report):
+            click.echo(line)
+    else:
+        click.echo(mmd_report.table(report))
+
+
+@wearable_group.command("fit-mappers")
+@click.option("--run", "run_dir", required=True, type=click.Path(path_type=Path),
+              help="A finished frameproj run folder.")
+@click.option("--select", type=click.Choice(["best", "last"]), default=None,
+              help="Keep the lowest-loss epoch or the last [the run's params.mapper_select].")
+@click.option("--epochs", type=int, default=None, help="Stage-2 epochs [params.mapper_epochs].")
+@click.option("--batch-size", type=int, default=None,
+              help="Stage-2 batch size [params.mapper_batch_size].")
+@click.option("--lr", type=float, default=None, help="Stage-2 Adam lr [params.mapper_lr].")
+@click.option("--seed", type=int, default=None,
+              help="Mapper initialisation and shuffle seed [params.mapper_seed].")
+@click.option("--json", "as_json", is_flag=True, help="Print the stage-2 summary as JSON.")
+def fit_mappers_command(run_dir: Path, select: str | None, epochs: int | None,
+                        batch_size: int | None, lr: float | None, seed: int | None,
+                        as_json: bool) -> None:
+    """Re-run frameproj's stage 2 (latent mappers) on the run's data and subjects.
+
+    Rewrites RUN/encoder.safetensors and the mappers in RUN/checkpoints/last.pt atomically;
+    stdout: the run folder (the summary with --json); losses on stderr.
+    """
+    from sslcli_wearable.refit import refit_run
+
+    report = refit_run(run_dir, _registry(), select=select, epochs=epochs,
+                       batch_size=batch_size, lr=lr, seed=seed)
+    print(f"stage 2: {report['epochs']} epoch(s), mapper L1 {report['first_loss']:.5f} -> "
+          f"{report['last_loss']:.5f} (best {report['best_loss']:.5f} at epoch "
+          f"{report['best_epoch']}); kept epoch {report['chosen_epoch']} ({report['select']})",
+          file=sys.stderr)
+    click.echo(json.dumps(report, indent=1) if as_json else str(run_dir))
+
+
+@wearable_group.command("finetune")
+@click.option("--run", "run_dir", required=True, type=click.Path(path_type=Path),
+              help="A finished collossl run folder.")
+@click.option("--data", multiple=True, required=True, help="Labelled wearwin/1 directory.")
+@click.option("--label-frac", type=float, default=0.1, show_default=True,
+              help="Share of the training subjects' labelled windows used (first 20 % validate).")
+@click.option("--test-subjects", multiple=True,
+              help="Held-out subjects (comma-separated) [those the run held out].")
+@click.option("--epochs", type=int, default=100, show_default=True)
+@click.option("--batch-size", type=int, default=32, show_default=True)
+@click.option("--lr", type=float, default=1e-4, show_default=True, help="Adam learning rate.")
+@click.option("--l2", type=float, default=1e-4, show_default=True,
+              help="Coefficient of the sum of squared trained kernels.")
+@click.option("--seed", type=int, default=42, show_default=True,
+              help="Shuffle of the labelled windows, head init, batch order, dropout.")
+@click.option("--device", "device_name", default=None,
+              help="Device whose windows are used [the run's anchor].")
+@click.option("--parity", is_flag=True,
+              help="Also print max(best-val, last) on the test set, as the public code reports "
+                   "(optimistic: it selects on the test set).")
+@click.option("--allow-transductive", is_flag=True,
+              help="Allow test subjects the run pretrained on (leakage).")
+@click.option("--json", "as_json", is_flag=True, help="JSON report on stdout.")
+def finetune_command(run_dir: Path, data: tuple[str, ...], label_frac: float,
+                     test_subjects: tuple[str, ...], epochs: int, batch_size: int, lr: float,
+                     l2: float, seed: int, device_name: str | None, parity: bool,
+                     allow_transductive: bool, as_json: bool) -> None:
+    """ColloSSL's partial fine-tune: conv1-2 frozen, conv3 + Dense(1024) + Dense(K) trained.
+
+    Metrics on the held-out subjects come from the best-validation weights (copy in
+    RUN/eval/finetune.json). frameproj runs exit 2 (use 'sslcli evaluate').
+    """
+    from sslcli.run_folder import atomic_write
+    from sslcli.selection import parse_names
+    from sslcli_wearable import finetune
+
+    report = finetune.finetune_run(run_dir, list(data), _registry(), label_frac=label_frac,
+                                   test_subjects=parse_names(test_subjects), epochs=epochs,
+                                   batch_size=batch_size, lr=lr, l2=l2, seed=seed,
+                                   device=device_name, parity=parity,
+                                   allow_transductive=allow_transductive)
+    print(f"finetune ({finetune.PROTOCOL}): device {report['device']}, {report['fit']} train + "
+          f"{report['val']} val windows of {', '.join(report['train_subjects'])}; test "
+          f"{report['test']} windows of {', '.join(report['test_subjects'])}; best val loss "
+          f"{report['best_val_loss']:.4f} at epoch {report['best_epoch']}", file=sys.stderr)
+    eval_dir = Path(run_dir) / "eval"
+    eval_dir.mkdir(exist_ok=True)
+    atomic_write(eval_dir / "finetune.json", json.dumps(report, indent=2) + "\n")
+    click.echo(json.dumps(report, indent=1) if as_json else finetune.table(report))
+
+
+@wearable_group.command("views")
+@click.argument("data", type=click.Path(path_type=Path))
+@click.option("--index", type=int, required=True, help="Window index in dataset order.")
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="Output figure (.png, .pdf or .svg).")
+@click.option("--device", "device_name", default=None, help="Device to draw [meta.devices[0]].")
+@click.option("--normalize", type=click.Choice(["dataset", "none"]), default="dataset",
+              show_default=True, help="z-score with the data's statistics, or canonical units.")
+@click.option("--cwt-scales", type=int, default=48, show_default=True)
+def views_command(data: Path, index: int, out: Path, device_name: str | None, normalize: str,
+                  cwt_scales: int) -> None:
+    """Plot the time, Fourier (amplitude, phase) and CWT views of one window; print OUT."""
+    from sslcli_wearable.plots import plot_views
+
+    if cwt_scales < 2:
+        from sslcli.errors import UsageError
+
+        raise UsageError(f"--cwt-scales: expected an integer >= 2, got {cwt_scales}")
+    info = plot_views(data, index, out, device=device_name, normalize=normalize,
+                      scales=cwt_scales)
+    print(f"views of window {info['id']} (device {info['device']}, label {info['label']})",
+          file=sys.stderr)
+    click.echo(str(out))
