@@ -8,11 +8,36 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from sslcli.losses._checks import check_finite as _check_finite
 from sslcli.losses._checks import check_ndim, check_positive_int, check_temperature
 from sslcli.losses.distributed import all_reduce_no_grad, should_gather, world_size
-from sslcli.losses._checks import check_finite as _check_finite
 
-__all__ = ["DINOLoss"]
+__all__ = ["DINOLoss", "teacher_temp_at"]
+
+CENTER_ON = ("logits", "probs")
+
+
+def teacher_temp_at(step: int, total: int, warmup_teacher_temp: float = 0.04,
+                    teacher_temp: float = 0.07, warmup_fraction: float = 0.075) -> float:
+    """Teacher temperature of optimizer step ``step`` of ``total``: linear warm-up, then flat.
+
+    tau(t) = warmup_teacher_temp + (teacher_temp - warmup_teacher_temp) * t / T_w for
+    t < T_w = round(warmup_fraction * total), then ``teacher_temp``; defined for every step
+    (negative steps give the start value, steps past ``total`` the final one), so a run
+    longer than planned never indexes past a table (the DISCOVR code's 400-epoch table
+    crashes there). Defaults: DISCOVR [code] (0.04 -> 0.07 over 30 of 400 epochs); DINO's
+    paper uses 0.04 -> 0.04..0.07 over 30 epochs, as counted in epochs.
+
+    Example:
+        >>> teacher_temp_at(0, 1000), teacher_temp_at(75, 1000), teacher_temp_at(10**9, 10)
+        (0.04, 0.07, 0.07)
+    """
+    warmup = round(warmup_fraction * max(int(total), 0))
+    if step >= warmup:
+        return float(teacher_temp)
+    if step <= 0:
+        return float(warmup_teacher_temp)
+    return float(warmup_teacher_temp + (teacher_temp - warmup_teacher_temp) * step / warmup)
 
 
 class DINOLoss(nn.Module):
@@ -28,6 +53,8 @@ class DINOLoss(nn.Module):
             -sum_k p_v[k] log softmax(s_u / student_temp)[k]
         c <- center_momentum * c + (1 - center_momentum) * mean of t over views and the
              global batch                                            (after the loss)
+
+    With ``center_on="probs"`` the centre averages p_v instead of t_v (DISCOVR's code).
 
     Args:
         output_dim: Output (prototype) dimension K, default 65536 (paper, lightly).
@@ -46,11 +73,15 @@ class DINOLoss(nn.Module):
         skip_same_index: Leave out the pairs (v, u) with v == u, default ``True`` (paper,
             lightly: the same crop is not its own target). ``False`` counts all pairs (DISCOVR,
             whose teacher and masked-student lists are different inputs) [ours].
+        center_on: What the centre averages: ``"logits"`` (default; paper, lightly) the raw
+            teacher outputs, or ``"probs"`` the centred, sharpened teacher probabilities p_v
+            (DISCOVR's code, whose centre is then ~1/K in size and barely centres) [ours].
         check_finite: Raise on NaN/Inf inputs, default ``True`` (ours).
 
     Raises:
         ValueError: views not (B, output_dim) or of different shapes, fewer than 2 views in
-            all, NaN/Inf, a temperature below 1e-8, an unknown ``center_mode``.
+            all, NaN/Inf, a temperature below 1e-8, an unknown ``center_mode`` or
+            ``center_on``.
 
     Example:
         >>> loss_fn = DINOLoss(output_dim=32)
@@ -75,6 +106,7 @@ class DINOLoss(nn.Module):
         gather_distributed: bool | None = None,
         skip_same_index: bool = True,
         check_finite: bool = True,
+        center_on: str = "logits",
     ) -> None:
         super().__init__()
         check_positive_int("output_dim", output_dim)
@@ -83,6 +115,8 @@ class DINOLoss(nn.Module):
         check_temperature(student_temp, "student_temp")
         if center_mode != "mean":
             raise ValueError(f"center_mode: expected 'mean', got {center_mode!r}")
+        if center_on not in CENTER_ON:
+            raise ValueError(f"center_on: expected 'logits' or 'probs', got {center_on!r}")
         self.output_dim = output_dim
         self.warmup_teacher_temp = warmup_teacher_temp
         self.teacher_temp = teacher_temp
@@ -93,6 +127,7 @@ class DINOLoss(nn.Module):
         self.gather_distributed = gather_distributed
         self.skip_same_index = skip_same_index
         self.check_finite = check_finite
+        self.center_on = center_on
         self.center: Tensor
         self.register_buffer("center", torch.zeros(1, 1, output_dim))
 
@@ -172,12 +207,13 @@ class DINOLoss(nn.Module):
             else:
                 n_global, scale = float(n_local), 1.0
             loss = local_sum * (scale / (n_terms * n_global))
-            self._update_center(teacher, n_global, gather)
+            self._update_center(p_t if self.center_on == "probs" else teacher, n_global, gather)
             return loss
 
     @torch.no_grad()
     def _update_center(self, teacher: Tensor, n_global: float, gather: bool) -> None:
-        """c <- m c + (1 - m) * mean of the teacher outputs over views and the global batch."""
+        """c <- m c + (1 - m) * mean of the teacher outputs (or probabilities) over views and
+        the global batch."""
         batch_sum = teacher.sum(dim=(0, 1), keepdim=True)
         if gather:
             batch_sum = all_reduce_no_grad(batch_sum)
