@@ -29,7 +29,9 @@ SUPPORTED_TEXT = " ".join(SUPPORTED)
 
 
 def validate(paths: Iterable[Path], strict: bool = False) -> Iterator[Problem]:
-    """Schema-level and cheap content problems of manifests, folders and video files.
+    """Every problem of manifests, folders and video files: schema, manifest rules, then the
+    content checks that open the files (§3.4: opens, has a video stream, first frame
+    decodes, enough frames, ``end_frame`` within the decoded frames).
 
     Args:
         paths: Manifests (``.csv``), folders, or video files.
@@ -40,6 +42,11 @@ def validate(paths: Iterable[Path], strict: bool = False) -> Iterator[Problem]:
             if strict and problem.severity == "warning":
                 problem = replace(problem, severity="error")
             yield problem
+        if Path(path).exists():
+            from sslcli_video.content import content_problems
+            from sslcli_video.entries import entries
+
+            yield from content_problems(entries([Path(path)]))
 
 
 def extension(path: Path | str) -> str:
@@ -75,14 +82,11 @@ def _validate_path(path: Path) -> Iterator[Problem]:
         if not found:
             yield Problem(str(path), "", f"a {MANIFEST} or video files ({SUPPORTED_TEXT})",
                           "none found", "io.missing")
-        # Scanned files are picked by extension; opening and decoding them is a content
-        # check (video.md §3.4: opens, has a video stream, first frame decodes).
     elif extension(path) == ".csv":
         yield from validate_manifest(path)
     elif not supported(path):
         yield Problem(str(path), "path", SUPPORTED_TEXT, extension(path) or "no extension",
                       "content.format")
-    # else: a single video file; opening and decoding it comes with the readers (§3.1, §3.4).
 
 
 def _header(manifest: Path) -> tuple[list[str] | None, list[Problem]]:
@@ -164,8 +168,6 @@ def validate_manifest(manifest: Path) -> Iterator[Problem]:
         group = record.get("group")
         if isinstance(group, str):
             yield from _leakage(where, "group", group, group, split, line, group_split, reported)
-    # Opening each file, its video stream, the first frame, end_frame against the decoded
-    # frame count and codecs are content checks of the readers (video.md §3.4).
 
 
 def _int(value: Any) -> bool:

@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from sslcli import schemas
 from sslcli_video import sslcli_modalities
+from sslcli_video.corpus import pydicom_file, write_video
 from sslcli_video.modality import validate
+
+ECHO_DCM = pydicom_file("examples_ybr_color.dcm")
+
+
+def write_nifti(path: Path, frames: int) -> Path:
+    """A (X, Y, T) uint8 NIfTI volume, as CAMUS stores its sequences."""
+    import nibabel as nib
+
+    data = (np.arange(20 * 16 * frames) % 251).astype(np.uint8).reshape(20, 16, frames)
+    nib.save(nib.Nifti1Image(data, np.eye(4)), str(path))
+    return path
 
 HEADER = "path,label,split,group,target,fps,start_frame,end_frame,view\n"
 VALID_ROWS = [
@@ -21,11 +36,14 @@ VALID_ROWS = [
 
 
 def _videos(root: Path) -> None:
+    """Real, small files of every reader (content checks open and decode them)."""
     folder = root / "videos"
     folder.mkdir(parents=True, exist_ok=True)
-    for name in ("a.mp4", "b.avi", "d.nii.gz", "e.mkv"):
-        (folder / name).write_bytes(b"\x00" * 16)  # decoding is a reader check, not here
-    (folder / "c.dcm").write_bytes(b"\x00" * 128 + b"DICM")
+    write_video(folder / "a.mp4", 40)
+    write_video(folder / "b.avi", 8, codec="mjpeg")
+    write_video(folder / "e.mkv", 6, codec="ffv1")
+    write_nifti(folder / "d.nii.gz", 24)
+    shutil.copy(ECHO_DCM, folder / "c.dcm")
 
 
 def _manifest(root: Path, rows: list[str], header: str = HEADER, name: str = "m.csv") -> Path:
@@ -110,7 +128,7 @@ def test_folders_files_and_missing_paths(tmp_path: Path) -> None:
     _manifest(with_manifest, ["videos/missing.mp4,,,,,,,,"], name="manifest.csv")
     scanned = tmp_path / "scan"
     (scanned / "sub").mkdir(parents=True)
-    (scanned / "sub" / "clip.MP4").write_bytes(b"\x00")
+    write_video(scanned / "sub" / "clip.MP4", 3)
     empty = tmp_path / "empty"
     empty.mkdir()
     (empty / "notes.txt").write_text("no video here", encoding="utf-8")
@@ -132,7 +150,7 @@ def test_folders_files_and_missing_paths(tmp_path: Path) -> None:
 
 def test_dicom_without_extension_is_recognised_by_its_preamble(tmp_path: Path) -> None:
     dicom = tmp_path / "IM0001"
-    dicom.write_bytes(b"\x00" * 128 + b"DICM" + b"\x00" * 8)
+    shutil.copy(ECHO_DCM, dicom)
     assert _lines([dicom]) == []
 
 
