@@ -318,3 +318,21 @@ def test_ssl_beats_random_init_check12() -> None:
         train_cvrl(method, train, steps=300, batch=8, seed=seed)
         gains.append(_source_id_score(method, test) - before)
     assert np.mean(gains) >= 0.05, gains
+
+
+def test_cache_dir_gives_the_same_clips_as_decoding(tmp_path: Path) -> None:
+    """params.cache_dir: memory-mapped decoded frames; clips equal to direct decoding."""
+    from sslcli_video.dataset import example_data, open_dataset
+
+    dataset = open_dataset([example_data()])
+    item = dataset[0]
+    direct = Cvrl(**TINY)
+    mapped = Cvrl(**TINY, cache_dir=str(tmp_path / "cache"))
+    for seed in range(2):  # the second pass reads the map written by the first
+        with sample_scope(seed, 0, 0) as rng:
+            a = direct.transform(item, rng)["clips"]
+        with sample_scope(seed, 0, 0) as rng:
+            b = mapped.transform(item, rng)["clips"]
+        assert torch.equal(a, b)
+    assert len(list((tmp_path / "cache").glob("*.npy"))) == 1
+    assert torch.equal(direct.eval_transform(item)["clips"], mapped.eval_transform(item)["clips"])

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 
 from sslcli.api import Method, StepOutput
 from sslcli.losses import InfoNCELoss
+from sslcli_video.cache import cached
 from sslcli_video.methods.augment import CvrlAugment, as_video, eval_clip
 from sslcli_video.methods.backbones import build_backbone, cvrl_encoder  # noqa: F401
 from sslcli_video.methods.cvrl_spec import params_schema
@@ -75,14 +76,16 @@ class Cvrl(Method):
         head_dim: D_h; out_dim: projection width; head_bn_momentum: the head's BN momentum.
         temperature: τ of the contrastive loss.
         eval_clips: clips per video in :meth:`eval_transform`.
+        cache_dir: memory-mapped decoded frames (:mod:`sslcli_video.cache`), or None.
     """
 
     def __init__(self, frames: int = 8, stride: int = 2, size: int = 112,
                  decode_short_side: int = 128, backbone: str = "r3d50-w16",
                  short_video: str = "loop", gap: str = "linear", head_dim: int = 512,
                  out_dim: int = 128, head_bn_momentum: float = 0.003, temperature: float = 0.1,
-                 eval_clips: int = 4) -> None:
+                 eval_clips: int = 4, cache_dir: str | None = None) -> None:
         super().__init__()
+        self.cache_dir = cache_dir
         self.frames, self.stride, self.size = int(frames), int(stride), int(size)
         self.decode_short_side = int(decode_short_side)
         self.backbone, self.short_video, self.gap = backbone, short_video, gap
@@ -105,7 +108,7 @@ class Cvrl(Method):
 
         Decodes only the (at most 2T) frames the sampler picks, at ``decode_short_side``.
         """
-        video = item["video"]
+        video = cached(item["video"], self.cache_dir, self.decode_short_side)
         idx = cvrl_clip_indices(rng, video.num_frames, self.frames, self.stride, self.gap,
                                 self.short_video, str(video.path))
         frames = read_clips(video, idx, self.decode_short_side)
@@ -119,7 +122,7 @@ class Cvrl(Method):
         with the short side at ``size``, centre-cropped. Short videos loop or pad as in
         training (``skip`` loops here, so every item gets a feature).
         """
-        video = item["video"]
+        video = cached(item["video"], self.cache_dir, self.size)
         length = video.num_frames
         rule = "loop" if self.short_video == "skip" else self.short_video
         check_length(str(video.path), length, self.frames, self.stride, rule)

@@ -65,6 +65,10 @@ def params_schema() -> dict[str, Any]:
                                          "decay 0.997) [code]."),
             "temperature": p({"type": "number", "exclusiveMinimum": 0}, 0.1,
                              "tau of the contrastive loss [code: 0.1]."),
+            "cache_dir": p({"type": ["string", "null"]}, None,
+                           "Folder for decoded frames kept as memory-mapped .npy files, one "
+                           "per (file, short side): the first read of a file decodes it whole, "
+                           "later epochs slice the map [ours]. null = decode every time."),
             "eval_clips": p({"type": "integer", "minimum": 1}, 4,
                             "Deterministic clips per video for embed/evaluate, starts at "
                             "linspace(0, L - span - 1, n) [ours]."),

@@ -32,6 +32,7 @@ from sslcli.losses import ClusterDistillationLoss, DINOLoss, sinkhorn_log
 from sslcli.losses.dino import teacher_temp_at
 from sslcli.method import Callback, Method, StepOutput
 from sslcli.train.ema import ema_update, make_teacher
+from sslcli_video.cache import cached
 from sslcli_video.methods.masks import image_masks, tube_masks
 from sslcli_video.methods.multiscale_crop import multiscale_crop
 from sslcli_video.methods.vit import PATCH, DINOHead, MaskedDecoder, VideoViT, preset
@@ -110,8 +111,9 @@ class Discovr(Method):
                  center_on: str = "logits", ema_momentum: float = 0.99,
                  lambda_img: float = 0.25, scd_temperature: float = 0.1,
                  sinkhorn_epsilon: float = 0.05, sinkhorn_iterations: int = 10,
-                 scd_target_frames: str = "first") -> None:
+                 scd_target_frames: str = "first", cache_dir: str | None = None) -> None:
         super().__init__()
+        self.cache_dir = cache_dir
         if frames % TUBELET:
             raise ValueError(f"params.frames: expected an even number, got {frames}")
         if size % PATCH:
@@ -181,7 +183,7 @@ class Discovr(Method):
     # -- data -----------------------------------------------------------------------------
     def transform(self, item: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
         """One clip (multi-scale crop, ImageNet norm), its tube masks, image frames + masks."""
-        video = item["video"]
+        video = cached(item["video"], self.cache_dir, self.decode_short_side)
         n = int(video.num_frames)
         start = clip_start(rng, n, self.frames, self.stride)
         idx = clip_indices(start, n, self.frames, self.stride, self.short_video,
@@ -205,7 +207,7 @@ class Discovr(Method):
 
     def eval_transform(self, item: dict[str, Any]) -> dict[str, Any]:
         """3 evenly spaced clips, whole frames resized to size², ImageNet norm (§5)."""
-        video = item["video"]
+        video = cached(item["video"], self.cache_dir, self.decode_short_side)
         idx = self.eval_clip_indices(int(video.num_frames))
         unique, inverse = np.unique(idx, return_inverse=True)
         frames = to_frames_first(video.read(unique.tolist(), self.decode_short_side))

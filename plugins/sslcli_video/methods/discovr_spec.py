@@ -35,6 +35,10 @@ def params_schema() -> dict[str, Any]:
             "decode_short_side": p({"type": "integer", "minimum": 16}, 128,
                                    "Short side of the decoded frames (bounds memory) [code: "
                                    "128]."),
+            "cache_dir": p({"type": ["string", "null"]}, None,
+                           "Folder for decoded frames kept as memory-mapped .npy files, one "
+                           "per (file, short side): the first read of a file decodes it whole, "
+                           "later epochs slice the map [ours]. null = decode every time."),
             "backbone": p({"enum": list(BACKBONES)}, "vit-tiny",
                           "Video/image ViT size: vit-base = the code's ViT-B/16 (86 M); "
                           "vit-small = ViT-S/16; vit-tiny = width 192, depth 4 [ours, CPU]; "
