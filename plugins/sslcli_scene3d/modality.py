@@ -7,13 +7,15 @@ against the top level (one scene), each ``frames/intrinsics.json`` against
 ``$defs/intrinsics``. A folder of point files, or a point file, is one scene per file.
 Every problem is reported, never only the first.
 
-Importing this module is cheap (standard library and ``sslcli`` only).
+Importing this module is cheap (standard library and ``sslcli`` only); the content checks
+import NumPy and the readers when ``validate`` runs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -29,15 +31,24 @@ LAYOUT = "a scene3d/1 directory or a point file"
 
 
 def validate(paths: Iterable[Path], strict: bool = False) -> Iterator[Problem]:
-    """Schema-level and cheap content problems of ``scene3d/1`` dirs and point files.
+    """Schema, then content problems of ``scene3d/1`` dirs and point files (§3.4).
+
+    Content checks (:mod:`sslcli_scene3d.content`) read every scene: arrays, units and
+    precision, frames (poses, image sizes, depth dtypes) and density at the dataset's
+    ``voxel_size_hint``.
 
     Args:
         paths: ``scene3d/1`` directories, folders of point files, point files, or a
             ``manifest.jsonl``.
         strict: Report warnings (e.g. low density) as errors.
     """
+    from sslcli_scene3d.content import content_problems
+
     for path in paths:
-        for problem in _validate_path(Path(path)):
+        found = _validate_path(Path(path))
+        if Path(path).exists():
+            found = chain(found, content_problems([Path(path)]))
+        for problem in found:
             if strict and problem.severity == "warning":
                 problem = replace(problem, severity="error")
             yield problem

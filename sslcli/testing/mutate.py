@@ -10,9 +10,12 @@ from typing import Any
 
 
 def _effective(schema: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
-    """The ``oneOf``/``anyOf`` branch whose ``const`` properties ``record`` matches."""
+    """The ``oneOf``/``anyOf`` branch whose ``const`` properties ``record`` matches (a
+    top-level ``$ref`` to a local ``$defs`` entry is followed first)."""
     from sslcli.schemas import _local_ref
 
+    if "$ref" in schema and "properties" not in schema:
+        schema = _local_ref(schema, schema)
     for key in ("oneOf", "anyOf"):
         for branch in schema.get(key) or []:
             target = _local_ref(schema, branch)

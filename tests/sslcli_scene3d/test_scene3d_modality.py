@@ -8,6 +8,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from PIL import Image
+from plyfile import PlyData, PlyElement
+
 from sslcli import schemas
 from sslcli_scene3d import sslcli_modalities
 from sslcli_scene3d.modality import validate
@@ -28,11 +32,15 @@ def _dataset(root: Path, lines: list[Any], intrinsics: dict[str, Any] = INTRINSI
     (root / "dataset.json").write_text(json.dumps(DATASET), encoding="utf-8")
     for scene in ("a", "b", "c"):
         (root / "scenes" / scene).mkdir(parents=True, exist_ok=True)
-        (root / "scenes" / scene / "points.npz").write_bytes(b"PK")  # arrays: reader checks
+        coord = np.random.default_rng(0).uniform(0, 4, (2000, 3)).astype(np.float32)
+        np.savez(root / "scenes" / scene / "points.npz", coord=coord)
     frames = root / "frames" / "room"
-    (frames / "color").mkdir(parents=True, exist_ok=True)
+    for sub in ("color", "depth"):
+        (frames / sub).mkdir(parents=True, exist_ok=True)
     (frames / "intrinsics.json").write_text(json.dumps(intrinsics), encoding="utf-8")
-    (frames / "poses.npy").write_bytes(b"")
+    np.save(frames / "poses.npy", np.eye(4)[None])
+    Image.fromarray(np.zeros((480, 640, 3), np.uint8)).save(frames / "color" / "000000.jpg")
+    Image.fromarray(np.full((480, 640), 1500, np.uint16)).save(frames / "depth" / "000000.png")
     text = [line if isinstance(line, str) else json.dumps(line) for line in lines]
     (root / "manifest.jsonl").write_text("".join(t + "\n" for t in text), encoding="utf-8")
     return root
@@ -127,7 +135,8 @@ def test_dataset_json_and_frames_faults(tmp_path: Path) -> None:
 def test_layouts_and_missing_paths(tmp_path: Path) -> None:
     points = tmp_path / "clouds"
     points.mkdir()
-    (points / "frag_115.ply").write_bytes(b"ply\n")
+    PlyData([PlyElement.describe(np.array([(0.0, 0.0, 0.0)] * 8, dtype=[
+        ("x", "f4"), ("y", "f4"), ("z", "f4")]), "vertex")]).write(str(points / "frag_115.ply"))
     empty = tmp_path / "empty"
     empty.mkdir()
     no_manifest = tmp_path / "half"
