@@ -56,3 +56,18 @@ def toy_csv() -> Path:
 def plugin_source(name: str) -> str:
     """Source of a fixture plugin module in tests/data/plugins/."""
     return (DATA / "plugins" / f"{name}.py").read_text()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``cuda``-marked tests skip, with the reason, where no CUDA device is present."""
+    marked = [item for item in items if item.get_closest_marker("cuda")]
+    if not marked:
+        return
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device (none here: torch.cuda.is_available() "
+                                   "is False)")
+    for item in marked:
+        item.add_marker(skip)
