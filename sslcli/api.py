@@ -142,7 +142,8 @@ class Modality:
         open: ``open(paths, labels, skip_bad) -> SslDataset``.
         capabilities: Tags read by the conformance kit and ``sslcli plugins --all``
             (``python_dependencies``, ``gpu_kernels``, ``label_kinds``,
-            ``deterministic_cpu``, ``labelled_example``).
+            ``deterministic_cpu``, ``labelled_example``, ``probe_protocol`` (the kit's
+            probe, default ``knn``; ``None`` = none), ``probe_margin``).
         description: One line for listings.
     """
 

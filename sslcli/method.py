@@ -88,6 +88,17 @@ class Method(nn.Module):
         """
         return item
 
+    def collate(self, items: list[dict[str, Any]]) -> dict[str, Any]:
+        """Batch transformed (or :meth:`eval_transform`-ed) items; runs in loader workers.
+
+        Override for items of different sizes (point clouds: concatenated coordinates
+        with per-item offsets). Must be a pure function of ``items``. Default: the core's
+        ``sslcli.train.data.collate`` (``default_collate`` plus the core's item keys).
+        """
+        from sslcli.train.data import collate
+
+        return collate(items)
+
     def forward(self, batch: dict[str, Any]) -> StepOutput:  # pragma: no cover - interface
         """Loss (and logs, embeddings) of one collated batch of transformed items."""
         raise NotImplementedError
@@ -95,6 +106,34 @@ class Method(nn.Module):
     def embed(self, batch: dict[str, Any]) -> torch.Tensor:  # pragma: no cover - interface
         """``(B, embedding_dim)`` features of a collated batch of :meth:`eval_transform` items."""
         raise NotImplementedError
+
+    def point_features(self, batch: dict[str, Any], *, subset: bool = False
+                       ) -> list[torch.Tensor | tuple[torch.Tensor, torch.Tensor]]:
+        """Per-element features (points, pixels, frames) of each item, for dense probes.
+
+        Optional: ``sslcli evaluate`` calls it when the protocol's ``label_kinds`` hold a
+        per-element kind (``point-class``); a method without it makes that command exit 2.
+
+        Args:
+            batch: A collated batch of :meth:`eval_transform` items (collated by the
+                method's ``collate(items)`` when it defines one, else the core's).
+            subset: ``True`` when the features train a probe: the method may then return
+                only representative elements (one per voxel, say), which is its business.
+                ``False`` (feature export commands, probe test items): every element.
+
+        Returns:
+            One entry per item, in batch order: a float ``(N_i, D)`` tensor for every
+            element in the item's own order (its label order, file point order for point
+            clouds), or a pair ``(features (M_i, D), index (M_i,) int64)`` naming the
+            elements the rows belong to. Must not draw random numbers. A method with
+            several ways of computing them names the one in use in ``feature_mode``.
+
+        Raises:
+            NotImplementedError: The method has no per-element features.
+        """
+        raise NotImplementedError(
+            f"method {type(self).__name__} has no per-element features "
+            "(Method.point_features is not implemented)")
 
     def encoder_config(self) -> dict[str, Any]:
         """``{"factory": "module:function", "kwargs": {...}}`` that rebuilds ``encoder``."""

@@ -60,8 +60,9 @@ def embed_dataset(method: Any, dataset: Any, batch_size: int = 256) -> Any:
     """float32 ``(N, D)`` features of every item, in dataset order."""
     import torch
 
-    from sslcli.train.data import collate
+    from sslcli.train.data import collate as core_collate
 
+    collate = getattr(method, "collate", core_collate)  # Method.collate, or the core's
     feats = []
     with torch.no_grad():
         for start in range(0, len(dataset), batch_size):

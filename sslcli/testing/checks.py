@@ -319,15 +319,19 @@ def check_no_network(case: Case) -> None:
 
 
 def check_probe_beats_random(case: Case) -> None:
-    """On the labelled example, the kNN probe beats the random-init encoder."""
+    """On the labelled example, the modality's kit probe (capability ``probe_protocol``,
+    default ``knn``; ``None``: none) beats the random-init encoder."""
     reg = case.registry()
     mod = reg.modality(case.modality)
     if not mod.capabilities.get("labelled_example"):
         raise Skip("capability 'labelled_example' is false")
+    protocol = mod.capabilities.get("probe_protocol", "knn")
+    if protocol is None:
+        raise Skip("capability 'probe_protocol' is None (the modality tests its probes itself)")
     run = tiny_run(case)
     # the kit probes on the example it pretrained on (transductive, as SSL papers do)
     result = invoke(["evaluate", "--run", str(run), "--data", str(mod.example_data()),
-                     "--protocol", "knn", "--baseline", "random", "--json",
+                     "--protocol", protocol, "--baseline", "random", "--json",
                      "--allow-transductive"])
     _expect(case, "probe_beats_random", result, 0)
     rows = {r["encoder"]: r for r in json.loads(result.stdout)}

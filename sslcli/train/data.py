@@ -103,13 +103,14 @@ def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def loader(dataset: Any, batches: list[list[int]], workers: int,
-           seed: int = 0) -> torch.utils.data.DataLoader:
+           seed: int = 0, collate_fn: Any = None) -> torch.utils.data.DataLoader:
     """A DataLoader over precomputed index batches.
 
     It draws its worker base seed from its own generator, never from the global
     torch RNG, so creating it mid-epoch (on resume) leaves the global stream as an
-    uninterrupted run has it.
+    uninterrupted run has it. ``collate_fn`` defaults to :func:`collate`.
     """
     return torch.utils.data.DataLoader(dataset, batch_sampler=batches, num_workers=workers,
-                                       collate_fn=collate, persistent_workers=False,
+                                       collate_fn=collate_fn or collate,
+                                       persistent_workers=False,
                                        generator=torch.Generator().manual_seed(seed))

@@ -207,7 +207,7 @@ def train(*, cfg: dict[str, Any], modality: Any, method_spec: Any, run: RunFolde
             batches = epoch_batches(pool, batch_size, seed, epoch, rank, world)
             todo = batches[position:len(batches) - len(batches) % accumulate]
             stream = loader(TransformedDataset(dataset, method.transform, seed, epoch), todo,
-                            workers, derive_seed(seed, epoch, 1))
+                            workers, derive_seed(seed, epoch, 1), collate_fn=method.collate)
             for micro, batch in enumerate(stream, 1):
                 batch = _to(batch, device)
                 sync = micro % accumulate == 0 or world == 1
