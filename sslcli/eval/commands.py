@@ -86,8 +86,7 @@ def write_features(out: str, fmt: str, feats: Any, ids: list[str], ids_file: str
         save_file({"features": np.ascontiguousarray(feats)}, out)
     else:
         with open(out, "w", encoding="utf-8") as fh:
-            for i, row in zip(ids, feats):
-                fh.write(json.dumps({"id": i, "features": [float(v) for v in row]}) + "\n")
+            fh.writelines(json.dumps({"id": i, "features": [float(v) for v in row]}) + "\n" for i, row in zip(ids, feats))
     if fmt in ("npy", "safetensors") and (out != "-" or ids_file):
         target = ids_file or f"{out}.ids.txt"
         Path(target).write_text("".join(f"{i}\n" for i in ids), encoding="utf-8")
@@ -107,14 +106,25 @@ def write_features(out: str, fmt: str, feats: Any, ids: list[str], ids_file: str
                    "Default: the groups the run held out of pretraining.")
 @click.option("--allow-transductive", is_flag=True,
               help="Allow testing on groups the run pretrained on (leakage).")
-@click.option("--k", type=int, default=20, help="Neighbours for knn.")
+@click.option("--k", type=int, default=None,
+              help="Neighbours for knn [20] and point-knn-like protocols [their own default].")
+@click.option("--metric", type=click.Choice(["cosine", "l2"]), default=None,
+              help="Neighbour metric for kNN protocols [cosine].")
 @click.option("--seed", type=int, default=0, help="Seed of the split.")
 @click.option("--json", "as_json", is_flag=True, help="JSON on stdout instead of a table.")
 @click.pass_context
 def evaluate_cmd(ctx: click.Context, run_dir: str, data: tuple[str, ...], protocol: str,
                  baseline: str, group_field: bool, test_subjects: tuple[str, ...],
-                 allow_transductive: bool, k: int, seed: int, as_json: bool) -> None:
-    """Probe frozen features on labelled data; print a table (copy in RUN/eval/)."""
+                 allow_transductive: bool, k: int | None, metric: str | None, seed: int,
+                 as_json: bool) -> None:
+    """Probe frozen features on labelled data; print a table (copy in RUN/eval/).
+
+    Per-item protocols (knn, linear) use one feature per item (Method.embed). Protocols
+    for per-element labels (label kind point-class, e.g. point-linear) use one feature per
+    element (Method.point_features) and the items' 'segment' labels (-1 = ignore); train
+    and test elements come from different items, and at most 200 000 training elements
+    are kept (a seeded sample).
+    """
     from sslcli.eval.evaluate import evaluate_run
 
     registry = plugin_manager(ctx).registry
@@ -122,16 +132,23 @@ def evaluate_cmd(ctx: click.Context, run_dir: str, data: tuple[str, ...], protoc
     rows = evaluate_run(run_dir, data, spec, registry, baseline=baseline,
                         use_groups=group_field, k=k, seed=seed, open_data=_open_data,
                         test_subjects=parse_names(test_subjects),
-                        allow_transductive=allow_transductive)
+                        allow_transductive=allow_transductive, metric=metric)
     eval_dir = Path(run_dir) / "eval"
     eval_dir.mkdir(exist_ok=True)
     (eval_dir / f"{protocol}.json").write_text(json.dumps(rows, indent=2) + "\n")
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
+    click.echo(format_table(rows))
+
+
+def format_table(rows: list[dict[str, Any]]) -> str:
+    """Rows as a fixed-width table; a cell a row lacks (or ``None``) prints as ``-``."""
     keys = [key for key in rows[0] if key not in ("encoder",)]
-    click.echo("encoder".ljust(10) + "".join(key.rjust(18) for key in keys))
+    lines = ["encoder".ljust(10) + "".join(key.rjust(18) for key in keys)]
     for row in rows:
-        cells = "".join(f"{row[key]:18.6g}" if isinstance(row[key], float) else
-                        str(row[key]).rjust(18) for key in keys)
-        click.echo(str(row["encoder"]).ljust(10) + cells)
+        cells = "".join(f"{row[key]:18.6g}" if isinstance(row.get(key), float) else
+                        str("-" if row.get(key) is None else row[key]).rjust(18)
+                        for key in keys)
+        lines.append(str(row["encoder"]).ljust(10) + cells)
+    return "\n".join(lines)

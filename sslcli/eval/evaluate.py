@@ -72,27 +72,44 @@ def check_leakage(cfg: dict[str, Any], modality: Any, data: tuple[str, ...],
 
 
 def evaluate_run(run_dir: str, data: tuple[str, ...], spec: Any, registry: Any, *,
-                 baseline: str = "none", use_groups: bool = False, k: int = 20, seed: int = 0,
-                 open_data: Callable[..., Any], test_subjects: list[str] | None = None,
-                 allow_transductive: bool = False) -> list[dict[str, Any]]:
+                 baseline: str = "none", use_groups: bool = False, k: int | None = None,
+                 seed: int = 0, open_data: Callable[..., Any],
+                 test_subjects: list[str] | None = None, allow_transductive: bool = False,
+                 metric: str | None = None) -> list[dict[str, Any]]:
     """One row per encoder (``ssl``, and ``random`` with a ``difference`` row).
 
     Test items: those of ``test_subjects``, else of the groups the run held out of
     pretraining, else the data's own split, else a grouped or stratified split.
+    A protocol with a per-element label kind (``point-class``) is run on per-element
+    features and labels (:mod:`sslcli.eval.dense`).
     """
     import torch
 
+    from sslcli.eval.dense import dense_kind
     from sslcli.eval.extract import embed_dataset, load_run_method
 
     cfg, modality, method = load_run_method(run_dir, registry)
+    check_label_kinds(spec, modality)
     dataset = open_data(modality, data, labels=True, skip_bad=False)
+    held_out = test_subjects or cfg.get("exclude_subjects")
+    if dense_kind(spec.label_kinds) is not None:
+        from sslcli.eval.dense_run import dense_rows
+
+        return dense_rows(run_dir, cfg, modality, method, dataset, spec, registry, data,
+                          baseline=baseline, held_out=held_out, k=k, metric=metric, seed=seed,
+                          allow_transductive=allow_transductive)
+    if metric is not None and spec.name != "knn":
+        raise UsageError(f"--metric: protocol '{spec.name}' takes no metric")
     labels = dataset.labels()
     if labels is None:
         raise InputError(",".join(data), "label", "labelled items (a 'label' field per item)",
                          "no labels", code="content.labels")
+    if any(hasattr(v, "__len__") and not isinstance(v, str) for v in labels[:1]):
+        raise UsageError(f"protocol '{spec.name}' needs one label per item, but the data "
+                         "label every element; choose a protocol for per-element labels "
+                         f"({', '.join(dense_protocols(registry)) or 'none installed'})")
     values = all(isinstance(v, float) for v in labels)
     y = torch.tensor(labels, dtype=torch.float64) if values else torch.tensor(_label_ids(labels)[0])
-    held_out = test_subjects or cfg.get("exclude_subjects")
     if held_out:
         train, test = split_by_groups(dataset, held_out)
     else:
@@ -102,7 +119,9 @@ def evaluate_run(run_dir: str, data: tuple[str, ...], spec: Any, registry: Any, 
     groups = dataset.groups()
     params: dict[str, Any] = {"label_kind": "value" if values else "class"}
     if spec.name == "knn":
-        params["k"] = k
+        params["k"] = 20 if k is None else k
+        if metric is not None:
+            params["metric"] = metric
     if spec.name == "linear":
         params.update(seed=seed, groups=[groups[i] for i in train] if groups else None)
     encoders = [("ssl", method)]
@@ -113,8 +132,44 @@ def evaluate_run(run_dir: str, data: tuple[str, ...], spec: Any, registry: Any, 
         x = embed_dataset(model, dataset)
         metrics = spec.run(x[train], y[train], x[test], y[test], dict(params))
         rows.append({"encoder": name, "train": len(train), "test": len(test), **metrics})
+    return with_difference(rows)
+
+
+def with_difference(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Append ``ssl − random`` (numbers only) when both rows are there."""
     if len(rows) == 2:
         diff = {key: rows[0][key] - rows[1][key] for key in rows[0]
-                if isinstance(rows[0][key], float)}
-        rows.append({"encoder": "difference", "train": len(train), "test": len(test), **diff})
+                if isinstance(rows[0][key], float) and isinstance(rows[1].get(key), float)}
+        counts = {key: rows[0][key] for key in rows[0]
+                  if isinstance(rows[0][key], int) and not isinstance(rows[0][key], bool)}
+        rows.append({"encoder": "difference", **counts, **diff})
     return rows
+
+
+def dense_protocols(registry: Any) -> list[str]:
+    """Names of the installed protocols with a per-element label kind."""
+    from sslcli.eval.dense import dense_kind
+
+    return sorted(name for name, spec in _protocols(registry).items()
+                  if dense_kind(spec.label_kinds) is not None)
+
+
+def _protocols(registry: Any) -> dict[str, Any]:
+    table = getattr(registry, "protocols", {}) or {}
+    out = {}
+    for name, entries in table.items():
+        spec = entries[0][1] if isinstance(entries, list) and entries and isinstance(
+            entries[0], tuple) else entries
+        if hasattr(spec, "label_kinds"):
+            out[name] = spec
+    return out
+
+
+def check_label_kinds(spec: Any, modality: Any) -> None:
+    """Exit 2 when the modality declares label kinds and none is the protocol's."""
+    offered = (getattr(modality, "capabilities", None) or {}).get("label_kinds")
+    if offered and not set(offered) & set(spec.label_kinds):
+        raise UsageError(
+            f"--protocol {spec.name}: expected a protocol for the label kinds of modality "
+            f"'{modality.name}' ({', '.join(offered)}); '{spec.name}' takes "
+            f"{', '.join(spec.label_kinds)}")

@@ -87,18 +87,21 @@ def _standardise(train: Any, *others: Any) -> list[Any]:
     return [(torch.as_tensor(t, dtype=torch.float64) - mean) / std for t in (train, *others)]
 
 
-def linear_protocol(train_x: Any, train_y: Any, test_x: Any, test_y: Any, *,
-                    label_kind: str = "class", num_classes: int | None = None,
-                    groups: list[str] | None = None, seed: int = 0,
-                    lambdas: tuple[float, ...] = LAMBDAS) -> dict[str, float]:
-    """Metrics of the linear probe, plus the chosen ``lambda``."""
+def linear_predict(train_x: Any, train_y: Any, test_x: Any, *, label_kind: str = "class",
+                   num_classes: int | None = None, groups: list[str] | None = None,
+                   seed: int = 0, lambdas: tuple[float, ...] = LAMBDAS) -> tuple[Any, float]:
+    """Predictions of the linear probe for ``test_x``, and the chosen λ.
+
+    Standardises with the training statistics, picks λ on a validation split of the
+    training rows (grouped by ``groups`` when given), then refits on all training rows.
+    """
     import torch
 
     xtr, xte = _standardise(train_x, test_x)
-    ytr, yte = torch.as_tensor(train_y), torch.as_tensor(test_y)
+    ytr = torch.as_tensor(train_y)
     values = label_kind == "value"
     if not values and num_classes is None:
-        num_classes = int(max(ytr.max(), yte.max())) + 1
+        num_classes = int(ytr.max()) + 1
     fit_idx, val_idx = validation_split(len(ytr), ytr, groups, seed)
     best, best_score = lambdas[0], -float("inf")
     if val_idx and fit_idx:
@@ -107,7 +110,23 @@ def linear_protocol(train_x: Any, train_y: Any, test_x: Any, test_y: Any, *,
                            values, num_classes)
             if score > best_score:
                 best, best_score = lam, score
-    pred = _predict(xtr, ytr, xte, best, values, num_classes)
+    return _predict(xtr, ytr, xte, best, values, num_classes), best
+
+
+def linear_protocol(train_x: Any, train_y: Any, test_x: Any, test_y: Any, *,
+                    label_kind: str = "class", num_classes: int | None = None,
+                    groups: list[str] | None = None, seed: int = 0,
+                    lambdas: tuple[float, ...] = LAMBDAS) -> dict[str, float]:
+    """Metrics of the linear probe, plus the chosen ``lambda``."""
+    import torch
+
+    yte = torch.as_tensor(test_y)
+    values = label_kind == "value"
+    if not values and num_classes is None:
+        num_classes = int(max(torch.as_tensor(train_y).max(), yte.max())) + 1
+    pred, best = linear_predict(train_x, train_y, test_x, label_kind=label_kind,
+                                num_classes=num_classes, groups=groups, seed=seed,
+                                lambdas=lambdas)
     metrics = (regression_metrics(yte, pred) if values
                else classification_metrics(yte, pred, int(num_classes)))
     return dict(metrics, **{"lambda": best})
