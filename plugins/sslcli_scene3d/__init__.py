@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sslcli.api import Modality
+from sslcli.api import MethodSpec, Modality
 from sslcli_scene3d.modality import validate
 
 
@@ -43,11 +43,28 @@ def sslcli_modalities() -> list[Modality]:
                 "label_kinds": ["point-class"],
                 "deterministic_cpu": True,
                 "labelled_example": True,
+                # per-point labels: the point probes are tested by the plugin's own tests
+                # (a tiny run's probe on 8 tiles says little)
+                "probe_protocol": None,
                 "schema_document": "manifest.jsonl",
             },
             description="3D scenes (scene3d/1: point clouds with optional posed RGB-D frames).",
         )
     ]
+
+
+def sslcli_methods() -> list[MethodSpec]:
+    """``msm`` (default) and ``gaussian2scene``."""
+    from sslcli_scene3d.methods import specs
+
+    return specs()
+
+
+def sslcli_protocols() -> list[Any]:
+    """``point-linear`` and ``point-knn``: per-point semantic probes (mIoU)."""
+    from sslcli_scene3d.protocols import sslcli_protocols as protocols
+
+    return protocols()
 
 
 def sslcli_commands(cli: Any) -> None:

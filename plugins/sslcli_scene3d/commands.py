@@ -143,3 +143,13 @@ def inspect_command(paths: tuple[Path, ...], voxel_size: float | None, units: st
             click.echo(json.dumps(record))
     else:
         click.echo(format_table(records))
+
+
+def _add_commands() -> None:
+    """Commands kept in their own modules (each imports its heavy parts when it runs)."""
+    from sslcli_scene3d.features_command import features_command
+
+    scene3d_group.add_command(features_command, name="features")
+
+
+_add_commands()
