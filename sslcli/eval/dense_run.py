@@ -16,17 +16,14 @@ from sslcli.errors import InputError, UsageError
 def dense_split(dataset: Any, held_out: list[str] | None, seed: int,
                 test_fraction: float = 0.2) -> tuple[list[int], list[int]]:
     """(train, test) item indices; no item, and no group, is on both sides."""
-    from sslcli.eval.evaluate import split_by_groups
+    from sslcli.eval.evaluate import own_split, split_by_groups
     from sslcli.eval.linear import validation_split
 
     if held_out:
         return split_by_groups(dataset, held_out)
-    splits = dataset.splits()
-    if splits is not None:
-        train = [i for i, s in enumerate(splits) if s in ("train", "val")]
-        test = [i for i, s in enumerate(splits) if s == "test"]
-        if train and test:
-            return train, test
+    own = own_split(dataset)
+    if own is not None:
+        return own
     groups = item_groups(dataset)
     if len(set(groups)) < 2:
         raise UsageError("evaluate: a dense probe needs at least two items (or groups) to "

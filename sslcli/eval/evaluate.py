@@ -8,17 +8,24 @@ from typing import Any
 from sslcli.errors import InputError, UsageError
 
 
+def own_split(dataset: Any) -> tuple[list[int], list[int]] | None:
+    """(train + val, test) indices from the data's own ``split``, when it has both sides."""
+    splits = dataset.splits()
+    if splits is None:
+        return None
+    train = [i for i, s in enumerate(splits) if s in ("train", "val")]
+    test = [i for i, s in enumerate(splits) if s == "test"]
+    return (train, test) if train and test else None
+
+
 def split_rows(dataset: Any, labels: list[Any], use_groups: bool, seed: int,
                test_fraction: float = 0.2) -> tuple[list[int], list[int]]:
     """(train, test) indices: the data's own split, else by group, else seeded stratified."""
     from sslcli.eval.linear import validation_split
 
-    splits = dataset.splits()
-    if splits is not None:
-        train = [i for i, s in enumerate(splits) if s in ("train", "val")]
-        test = [i for i, s in enumerate(splits) if s == "test"]
-        if train and test:
-            return train, test
+    own = own_split(dataset)
+    if own is not None:
+        return own
     groups = dataset.groups() if use_groups else None
     if use_groups and groups is None:
         raise InputError("--data", "groups", "data with a group field (subject, patient, ...)",
