@@ -71,9 +71,15 @@ def _to(batch: Any, device: torch.device) -> Any:
 
 def _init_from(method: Any, source: str, continuing: bool) -> None:
     """Start from another run: its pre-annealing checkpoint when continuing an infinite
-    schedule (the whole method: heads, teacher, queues), else its exported encoder."""
+    schedule (the whole method: heads, teacher, queues), else its exported encoder. A method
+    with ``load_init_from(folder)`` (a second stage that needs more of the first run than its
+    encoder) loads it itself."""
     from safetensors.torch import load_model
 
+    hook = getattr(method, "load_init_from", None)
+    if callable(hook):
+        hook(Path(source))
+        return
     pre_anneal = Path(source) / "checkpoints" / "pre-anneal.pt"
     if continuing and pre_anneal.is_file():
         method.load_state_dict(ckpt.load(pre_anneal)["method"])
@@ -286,7 +292,10 @@ def trajectory_config(cfg: dict[str, Any]) -> dict[str, str]:
     from sslcli.config import TRAJECTORY_KEYS, get_dotted
 
     flat = {key: json.dumps(get_dotted(cfg, key), sort_keys=True) for key in TRAJECTORY_KEYS}
-    flat["params"] = json.dumps(cfg.get("params", {}), sort_keys=True)
+    # params.backend (which kernel runs: spconv or torch, gsplat or torch) does not change the
+    # trajectory, so a run can move between machines and backends on resume
+    params = {k: v for k, v in (cfg.get("params") or {}).items() if k != "backend"}
+    flat["params"] = json.dumps(params, sort_keys=True)
     return flat
 
 
