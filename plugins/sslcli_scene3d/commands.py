@@ -147,9 +147,14 @@ def inspect_command(paths: tuple[Path, ...], voxel_size: float | None, units: st
 
 def _add_commands() -> None:
     """Commands kept in their own modules (each imports its heavy parts when it runs)."""
+    from sslcli_scene3d.doctor_command import doctor_cmd
     from sslcli_scene3d.features_command import features_command
+    from sslcli_scene3d.g2s_command import g2s_cmd
+    from sslcli_scene3d.render_command import render_cmd
 
     scene3d_group.add_command(features_command, name="features")
+    for command in (g2s_cmd, render_cmd, doctor_cmd):
+        scene3d_group.add_command(command)
 
 
 _add_commands()
