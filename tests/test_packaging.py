@@ -53,3 +53,11 @@ def test_schema_command_works_from_the_installed_wheel(wheel, tmp_path):
     assert first[0].startswith(str(site)) and first[1].startswith(str(site))
     schema = json.loads(proc.stdout)
     assert schema["$id"] == "urn:sslcli:schema:sar_manifest"
+
+
+def test_test_files_have_unique_basenames() -> None:
+    """pytest imports test files by basename (no packages): two with one name break collection."""
+    from collections import Counter
+
+    names = Counter(p.name for p in Path(__file__).parent.rglob("test_*.py"))
+    assert [n for n, c in names.items() if c > 1] == []
