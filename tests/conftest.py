@@ -71,3 +71,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                                    "is False)")
     for item in marked:
         item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _restore_torch_threads():
+    """A test that pins torch's thread count (``torch.set_num_threads(1)``) must not change
+    the numerics of the tests after it: the count is put back after every test."""
+    import torch
+
+    before = torch.get_num_threads()
+    yield
+    if torch.get_num_threads() != before:
+        torch.set_num_threads(before)

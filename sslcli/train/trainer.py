@@ -292,8 +292,8 @@ def trajectory_config(cfg: dict[str, Any]) -> dict[str, str]:
     from sslcli.config import TRAJECTORY_KEYS, get_dotted
 
     flat = {key: json.dumps(get_dotted(cfg, key), sort_keys=True) for key in TRAJECTORY_KEYS}
-    # params.backend (which kernel runs: spconv or torch, gsplat or torch) does not change the
-    # trajectory, so a run can move between machines and backends on resume
+    # params.backend (which kernel implementation runs) does not change the trajectory, so a
+    # run can move between machines and backends on resume
     params = {k: v for k, v in (cfg.get("params") or {}).items() if k != "backend"}
     flat["params"] = json.dumps(params, sort_keys=True)
     return flat
