@@ -7,7 +7,7 @@ Spec: ``specs/sar.md``.
 
 from __future__ import annotations
 
-from sslcli.api import Modality
+from sslcli.api import MethodSpec, Modality
 from sslcli_sar.modality import validate
 
 
@@ -31,3 +31,10 @@ def sslcli_modalities() -> list[Modality]:
             description="SAR imagettes and tiles (Sentinel-1 WV SLC, sigma0 GeoTIFF, quicklooks).",
         )
     ]
+
+
+def sslcli_methods() -> list[MethodSpec]:
+    """``curated-dino`` (default): DINO with dynamic dataset curation (spec §2)."""
+    from sslcli_sar.methods import curated_dino_spec
+
+    return [curated_dino_spec.method_spec()]
