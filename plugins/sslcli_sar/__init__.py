@@ -7,8 +7,23 @@ Spec: ``specs/sar.md``.
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 from sslcli.api import MethodSpec, Modality
 from sslcli_sar.modality import validate
+
+
+def _open(paths: list[Path], labels: bool = False, skip_bad: bool = False) -> Any:
+    from sslcli_sar.dataset import open_dataset
+
+    return open_dataset(paths, labels=labels, skip_bad=skip_bad)
+
+
+def _example() -> Path:
+    from sslcli_sar.dataset import example_data
+
+    return example_data()
 
 
 def sslcli_modalities() -> list[Modality]:
@@ -19,14 +34,15 @@ def sslcli_modalities() -> list[Modality]:
             dataset_schema="sar_manifest",
             default_method="curated-dino",
             validate=validate,
-            open=None,
-            example_data=None,
+            open=_open,
+            example_data=_example,
             capabilities={
                 "python_dependencies": ["rasterio>=1.4.4,<1.5", "pillow>=10"],
                 "gpu_kernels": {},
                 "label_kinds": ["class", "value"],
                 "deterministic_cpu": True,
-                "labelled_example": False,  # True once the embedded quicklook tiles ship
+                "labelled_example": True,  # 518 quicklook tiles, label_scene, split by half
+                "schema_document": "manifest.jsonl",
             },
             description="SAR imagettes and tiles (Sentinel-1 WV SLC, sigma0 GeoTIFF, quicklooks).",
         )
@@ -38,3 +54,10 @@ def sslcli_methods() -> list[MethodSpec]:
     from sslcli_sar.methods import curated_dino_spec
 
     return [curated_dino_spec.method_spec()]
+
+
+def sslcli_commands(cli: Any) -> None:
+    """``sslcli sar index|preprocess`` (and the curation commands of the group)."""
+    from sslcli_sar.commands import sar_group
+
+    cli.add_command(sar_group, name="sar")
