@@ -88,7 +88,8 @@ def select(features: torch.Tensor, ids: torch.Tensor, n: int, *, fit_size: int =
            pca: int = 256, levels: int | str = "auto", clusters: list[int] | None = None,
            resample_steps: int = 10, iters: int = 50, eta: float = 0.0, seed: int = 0,
            refresh: int = 0, strata: torch.Tensor | None = None,
-           resample_rows: list[int] | None = None) -> Selection:
+           resample_rows: list[int] | None = None, min_erank: float = MIN_ERANK,
+           normalize: bool = True) -> Selection:
     """Curate n of the N items over all ranks (§2.6 A–D, guard §2.6.4).
 
     Args:
@@ -103,6 +104,9 @@ def select(features: torch.Tensor, ids: torch.Tensor, n: int, *, fit_size: int =
         seed, refresh: Seeds; sampling uses rng(seed, 3000 + refresh).
         strata: (N_local,) int stratum per row (``stratify=swath``): n is water-filled over
             strata first, then each stratum is curated on its own.
+        min_erank: Guard threshold on the fit-set effective rank (8; low-dimensional toys
+            such as the 2-D ring toy of check 5 lower it).
+        normalize: L2-normalise the rows (§2.6: z = f/‖f‖); off for geometric toys.
     """
     if strata is not None:
         from sslcli_sar.curation.strata import select_strata
@@ -110,11 +114,12 @@ def select(features: torch.Tensor, ids: torch.Tensor, n: int, *, fit_size: int =
         return select_strata(features, ids, n, strata, dict(
             fit_size=fit_size, pca=pca, levels=levels, clusters=clusters,
             resample_steps=resample_steps, iters=iters, eta=eta, seed=seed, refresh=refresh,
-            resample_rows=resample_rows))
+            resample_rows=resample_rows, min_erank=min_erank, normalize=normalize))
     secs: dict[str, float] = {}
     t0 = time.perf_counter()
     ids = ids.to(torch.int64).reshape(-1)
-    x = normalise(features.reshape(ids.numel(), -1))
+    x = features.reshape(ids.numel(), -1).to(torch.float32)
+    x = normalise(x) if normalize else x
     all_ids = torch.sort(coll.all_gather_cat(ids)).values
     total = all_ids.numel()
     n = max(0, min(int(n), total))
@@ -125,13 +130,13 @@ def select(features: torch.Tensor, ids: torch.Tensor, n: int, *, fit_size: int =
     mean, basis, eig = fit_pca(x[fit], pca)
     erank = effective_rank(eig)
     if x.shape[1] > pca:
-        x = project(x, mean, basis)
+        x = project(x, mean, basis) if normalize else (x - mean.float()) @ basis
     else:
         mean, basis = torch.zeros(0, dtype=torch.float64), torch.zeros(0, 0)
     secs["pca"] = time.perf_counter() - t0
     stats: dict[str, Any] = {"n": n, "N": total, "fit": n_fit, "erank": erank, "fallback": 0}
     # The rank of F points is at most F − 1: tiny sets get a proportionate threshold [ours].
-    if erank < min(MIN_ERANK, (n_fit - 1) / 2) or n_fit < 2:
+    if erank < min(min_erank, (n_fit - 1) / 2) or n_fit < 2:
         return _fallback(ids, all_ids, n, seed, refresh, stats, secs, "erank")
     t0 = time.perf_counter()
     plans = size_rule(n_fit, levels, clusters, resample_steps, resample_rows)
