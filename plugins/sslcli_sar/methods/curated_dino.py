@@ -129,6 +129,7 @@ class CuratedDINO(Method):
             entropy = -(p_t * p_t.clamp_min(1e-12).log()).sum(-1).mean()
         loss = self.loss_fn(teacher_out, student_out, teacher_temp=tau)
         logs = {"tau_t": tau, "center_norm": float(self.loss_fn.center.norm()),
+                "ema_momentum": ema_momentum(self.step_now + 1, self.total_steps, EMA_BASE),
                 "teacher_entropy": entropy.detach()}
         return StepOutput(loss=loss, logs=logs, embeddings=feats[:b].detach().float())
 

@@ -63,6 +63,17 @@ def effective_rank(z: torch.Tensor) -> float:
     return float(torch.exp(-(p * p.clamp_min(1e-300).log()).sum()))
 
 
+def _flat(stats: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Scalars of the selection's nested stats as ``a/b`` keys (lists kept)."""
+    out: dict[str, Any] = {}
+    for key, value in stats.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}/"))
+        elif isinstance(value, (int, float, str, bool, list)):
+            out[f"{prefix}{key}"] = value
+    return out
+
+
 def _load_select() -> Any:
     from sslcli_sar.curation import select
 
@@ -174,12 +185,13 @@ class CurationCallback(Callback):
             swaths = getattr(ctx.dataset, "swaths", None)
             if callable(swaths):
                 names = swaths()
-                strata = np.asarray([0 if str(names[int(i)]).upper() == "WV1" else 1
-                                     for i in rows], dtype=np.int64)
+                strata = torch.tensor([0 if str(names[int(i)]).upper() == "WV1" else 1
+                                       for i in rows], dtype=torch.int64)
         select = self.select_fn or _load_select()
         sel = select(z, rows.to(torch.int64), self.n,
                      fit_size=int(p.get("fit_size", 1_000_000)), pca=int(p.get("pca", 256)),
-                     levels=p.get("levels", "auto"), clusters=p.get("clusters", "auto"),
+                     levels=p.get("levels", "auto"),
+                     clusters=None if p.get("clusters", "auto") == "auto" else p["clusters"],
                      resample_steps=int(p.get("resample_steps", 10)),
                      iters=int(p.get("iters", 50)), eta=float(p.get("eta", 0.0)), seed=seed,
                      refresh=j, strata=strata)
@@ -193,7 +205,7 @@ class CurationCallback(Callback):
                 subset = torch.from_numpy(uniform(self.n_total, self.n, seed, 3000 + j))
         to_state = getattr(sel, "state_dict", None)
         self.selection = to_state() if callable(to_state) and not fallback else {}
-        record = {k: v for k, v in stats.items() if isinstance(v, (int, float, str, bool))}
+        record = _flat(stats)
         record.update({"curation/fallback": int(fallback), "seconds/embed": t1 - t0,
                        "seconds/select": t2 - t1, "embedded": int(len(rows))})
         return subset, record
