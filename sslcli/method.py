@@ -35,7 +35,11 @@ class Callback:
     """Per-step / per-epoch hooks a method may ask the trainer for (EMA, curation, ...).
 
     ``ctx`` is the trainer context: ``step``, ``total_steps``, ``epoch``, ``lr``,
-    ``rank``, ``device``, ``log(dict)``, ``embed_dataset()``. A callback's state goes
+    ``rank``, ``world``, ``device``, ``seed``, ``batch_size``, ``log(dict)`` and
+    ``embed_dataset(indices=None, batch_size=256) -> (rows, features)`` (this rank's
+    contiguous shard of the indices through ``eval_transform`` + ``embed``, eval mode, no
+    gradients). A method may define ``epoch_items(n) -> int`` when an epoch passes over part
+    of the data (curation), so that ``--epochs`` counts passes over it. A callback's state goes
     into the checkpoint through ``state_dict`` / ``load_state_dict``.
     """
 

@@ -72,3 +72,46 @@ def embed_dataset(method: Any, dataset: Any, batch_size: int = 256) -> Any:
     if not feats:
         return torch.zeros(0, method.embedding_dim)
     return torch.cat(feats)
+
+
+def embed_indices(method: Any, dataset: Any, indices: Any, *, batch_size: int = 256,
+                  rank: int = 0, world: int = 1, device: Any = None,
+                  amp_dtype: Any = None) -> tuple[Any, Any]:
+    """This rank's rows of ``method.embed`` over ``dataset[indices]`` (callbacks: curation).
+
+    Rank r embeds the contiguous shard ``indices[r·⌈N/W⌉ : (r+1)·⌈N/W⌉]`` through
+    ``eval_transform`` + ``collate`` + ``embed``, in eval mode without gradients (the
+    method's train/eval mode is restored after), under autocast when ``amp_dtype`` is given.
+
+    Returns:
+        ``(rows, features)``: int64 ``(M,)`` dataset indices and float32 ``(M, D)`` on CPU.
+    """
+    import torch
+
+    from sslcli.train.data import collate as core_collate
+
+    idx = torch.as_tensor(list(indices), dtype=torch.int64)
+    per = -(-len(idx) // max(world, 1))
+    rows = idx[rank * per:(rank + 1) * per]
+    collate = getattr(method, "collate", core_collate)
+    was_training = method.training
+    method.eval()
+    feats = []
+    try:
+        with torch.no_grad():
+            for start in range(0, len(rows), batch_size):
+                items = [method.eval_transform(dataset[int(i)])
+                         for i in rows[start:start + batch_size]]
+                batch = collate(items)
+                if device is not None:
+                    batch = {k: v.to(device) if isinstance(v, torch.Tensor) else v
+                             for k, v in batch.items()}
+                with torch.autocast(getattr(device, "type", "cpu"),
+                                    dtype=amp_dtype or torch.float32,
+                                    enabled=amp_dtype is not None):
+                    feats.append(method.embed(batch).float().cpu())
+    finally:
+        method.train(was_training)
+    if not feats:
+        return rows, torch.zeros(0, method.embedding_dim)
+    return rows, torch.cat(feats)

@@ -142,7 +142,11 @@ def train(*, cfg: dict[str, Any], modality: Any, method_spec: Any, run: RunFolde
     if n < batch_size * accumulate:
         raise UsageError(f"trainer.batch_size: expected at most {n // accumulate} (the data "
                          f"hold {n} items), got {batch_size}")
-    steps_per_epoch = (n // batch_size) // accumulate
+    # a method that trains on part of the data per epoch (curation) says how many items
+    # one epoch holds, so that --epochs counts passes over that part [sar spec §2.4]
+    epoch_items = getattr(method, "epoch_items", None)
+    steps_per_epoch = ((int(epoch_items(n)) if callable(epoch_items) else n)
+                       // batch_size) // accumulate
     total = t["steps"] or (t["epochs"] or 1) * steps_per_epoch
     workers = t["workers"]
     if workers is None:
@@ -179,8 +183,17 @@ def train(*, cfg: dict[str, Any], modality: Any, method_spec: Any, run: RunFolde
             run.append_metrics({"event": "resume", "step": step, "epoch": epoch})
             log.info(f"resuming {run.path} at step {step} (epoch {epoch})")
 
+    def embed_dataset(indices: Any = None, batch_size: int = 256) -> Any:
+        """This rank's ``(rows, features)`` of ``method.embed`` over dataset[indices]."""
+        from sslcli.eval.extract import embed_indices
+
+        return embed_indices(method, dataset, range(n) if indices is None else indices,
+                             batch_size=batch_size, rank=rank, world=world, device=device,
+                             amp_dtype=amp_dtype)
+
     ctx = SimpleNamespace(step=step, total_steps=total, epoch=epoch, lr=0.0, rank=rank,
                           world=world, device=device, method=method, dataset=dataset,
+                          seed=seed, batch_size=batch_size, embed_dataset=embed_dataset,
                           log=run.append_metrics if main else (lambda record: None))
     for cb in callbacks:
         cb.on_train_start(ctx)
