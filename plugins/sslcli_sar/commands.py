@@ -125,3 +125,41 @@ def index_command(paths: tuple[str, ...], float_units: str, spacing: float | Non
         click.echo(line)
     bad = sum(p.severity == "error" for p in problems)
     click.echo(f"indexed {n} record(s), {bad} skipped", err=True)
+
+
+@sar_group.command("preprocess", context_settings=CONTEXT)
+@click.option("--manifest", "manifest", default="-", help="JSON-lines manifest (- = stdin).")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Output folder (tiles, manifest.jsonl, stats.json).")
+@click.option("--units", type=click.Choice(["sigma0_db", "sigma0_linear", "dn_amplitude"]),
+              default="sigma0_db", help="Output units of SLC records.")
+@click.option("--spacing", type=float, default=50.0, help="Square ground pixel spacing, m.")
+@click.option("--size", type=int, default=256, help="Tile size in px (0 = whole image).")
+@click.option("--layout", type=click.Choice(["center", "grid"]), default="center",
+              help="center: one crop per item; grid: all non-overlapping crops.")
+@click.option("--denoise", is_flag=True, help="Subtract thermal noise (noise XML).")
+@click.option("--format", "fmt", type=click.Choice(["npy", "tif"]), default="npy",
+              help="npy: float16 stacks; tif: float32 GeoTIFF per tile.")
+@click.option("--shard-size", type=int, default=4096, help="Rows per .npy stack.")
+@click.option("--workers", type=int, default=0, help="Worker processes (0 = in process).")
+@click.option("--shard", default="0/1", help="i/n: every n-th record from i "
+              "(manifest-i-of-n.jsonl), for SLURM arrays, Ray or Dask.")
+def preprocess_command(manifest: str, out: Path, units: str, spacing: float, size: int,
+                       layout: str, denoise: bool, fmt: str, shard_size: int, workers: int,
+                       shard: str) -> None:
+    """SLC imagettes → calibrated, multilooked σ0-dB tiles (or re-tile tiles)."""
+    from sslcli_sar.preprocess import read_manifest, run
+
+    try:
+        i, n = (int(v) for v in shard.split("/"))
+        assert 0 <= i < n
+    except (ValueError, AssertionError):
+        raise UsageError(f"--shard: expected i/n with 0 ≤ i < n, got {shard!r}") from None
+    if manifest == "-" and (sys.stdin is None or sys.stdin.isatty()):
+        raise UsageError("--manifest: expected a file or a manifest on stdin (stdin is a "
+                         "terminal)")
+    summary = run(read_manifest(manifest), out, units=units, spacing=spacing, size=size,
+                  layout=layout, denoise=denoise, fmt=fmt, shard_size=shard_size,
+                  shard=(i, n))
+    click.echo(f"preprocessed {summary['records']} record(s) into {summary['tiles']} tile(s)",
+               err=True)

@@ -120,10 +120,15 @@ def read_raw(path: str, window: Any = None, index: int | None = None) -> np.ndar
         if win is not None:
             arr = arr[win[0]:win[0] + win[2], win[1]:win[1] + win[3]]
         return np.array(arr)
+    import warnings
+
     import rasterio
     from rasterio.windows import Window
 
-    with rasterio.open(path) as ds:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+        ds = rasterio.open(path)
+    with ds:
         rw = None if win is None else Window(win[1], win[0], win[3], win[2])
         return ds.read(1, window=rw)
 
