@@ -144,49 +144,50 @@ def kmeans_pp(x: torch.Tensor, ids: torch.Tensor, k: int, keys: tuple[int, ...],
         collective: Use torch.distributed (False: this rank's rows are all rows).
     """
     red = coll.all_reduce_sum if collective else (lambda t: t)
-    gather = coll.all_gather_cat if collective else (lambda t: t)
     rank = coll.world()[0] if collective else 0
     n, d = x.shape
     trials = 2 + int(math.log(k))
     centres = torch.empty(k, d, dtype=torch.float32, device=x.device)
     d2 = torch.full((n,), float("inf"), dtype=torch.float64, device=x.device)
     for rnd in range(k):
-        u = hash_uniform(keys + (rnd,), ids)
-        race = -torch.log(u)
-        if rnd > 0:
-            live = red(torch.tensor([int((d2 > 0).sum())]))
-            if int(live) > 0:  # else: fewer distinct rows than k, draw uniformly
-                race = race / d2
+        race = -torch.log(hash_uniform(keys + (rnd,), ids))
         c = 1 if rnd == 0 else trials
-        cand = _smallest(race, ids, c, rank, gather)
+        cand = _smallest(race / d2 if rnd else race, ids, c, rank, collective)
+        if rnd and not bool(torch.isfinite(cand[:, 0]).any()):
+            cand = _smallest(race, ids, c, rank, collective)  # fewer distinct rows than k
+        cand = cand[:, 1:].to(torch.int64)
         rows = torch.zeros(cand.shape[0], d, dtype=torch.float32, device=x.device)
         mine = cand[:, 1] == rank
         rows[mine] = x[cand[mine, 2]]
         rows = red(rows)
-        if rnd == 0:
-            best = 0
-            dist = sq_dist(x, rows).double()
-        else:
-            dist = sq_dist(x, rows).double()
-            pot = red(torch.minimum(d2.unsqueeze(1), dist).sum(0))
-            best = int(torch.argmin(pot))
+        dist = sq_dist(x, rows).double()
+        best = 0
+        if rnd > 0:
+            best = int(torch.argmin(red(torch.minimum(d2.unsqueeze(1), dist).sum(0))))
         centres[rnd] = rows[best]
         d2 = torch.minimum(d2, dist[:, best])
     return centres
 
 
-def _smallest(race: torch.Tensor, ids: torch.Tensor, c: int, rank: int, gather) -> torch.Tensor:
-    """The c rows with the smallest (race, id) over ranks, as int64 rows (id, rank, row)."""
+def _smallest(race: torch.Tensor, ids: torch.Tensor, c: int, rank: int,
+              collective: bool) -> torch.Tensor:
+    """The c rows with the smallest (race, id) over ranks, as float64 rows (race, id, rank,
+    row); one all-gather of c padded rows per rank (ids must be < 2**53)."""
     take = min(c, race.shape[0])
-    if take:
-        _, top = torch.topk(race, take, largest=False, sorted=False)
-    else:
-        top = torch.zeros(0, dtype=torch.int64)
-    local = torch.stack([ids[top], torch.full_like(top, rank), top], 1)
-    keys = gather(race[top].double())
-    local = gather(local)
-    order = _lexsort(keys, local[:, 0])[:c]
-    return local[order]
+    top = torch.topk(race, take, largest=False, sorted=False).indices
+    local = torch.full((c, 4), float("inf"), dtype=torch.float64)
+    local[:, 2] = -1  # padding rows: no owner
+    local[:take, 0] = race[top].double()
+    local[:take, 1] = ids[top].double()
+    local[:take, 2] = rank
+    local[:take, 3] = top.double()
+    _, w = coll.world()
+    if collective and w > 1:
+        parts = [torch.empty_like(local) for _ in range(w)]
+        torch.distributed.all_gather(parts, local)
+        local = torch.cat(parts)
+    local = local[local[:, 2] >= 0]
+    return local[_lexsort(local[:, 0], local[:, 1])[:c]]
 
 
 def _lexsort(primary: torch.Tensor, secondary: torch.Tensor) -> torch.Tensor:

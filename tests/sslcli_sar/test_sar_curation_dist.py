@@ -1,0 +1,120 @@
+"""2 gloo processes = 1 process for curation (specs/sar.md §4.1, check 7).
+
+Rows are split unevenly between the ranks (rank 0 takes the first 45 %). Compared with one
+process on all rows: the same k-means++ picks (bit-equal centres), the same subset S and picks,
+the same per-row leaves, centroids within 1e-6. Cases: the ring toy (check 5 setup with
+m = 3 resampling steps to keep the test short) and 20 k synthetic 32-d rows (fit subset of
+12 k, PCA to 16, auto levels).
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import socket
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+pytestmark = pytest.mark.dist
+
+WORLD = 2
+SPLIT = 0.45
+
+
+def ring_toy() -> torch.Tensor:
+    g = np.random.default_rng(0)
+    pts = []
+    for i, c in enumerate((20000, 200, 1000, 500, 8000)):
+        r, a = np.sqrt(g.uniform(i, i + 1, c)), g.uniform(0, 2 * np.pi, c)
+        pts.append(np.stack([r * np.cos(a), r * np.sin(a)], 1))
+    return torch.tensor(np.concatenate(pts), dtype=torch.float32)
+
+
+def synthetic() -> torch.Tensor:
+    g = torch.Generator().manual_seed(7)
+    centres = torch.randn(40, 32, generator=g) * 3
+    which = torch.randint(0, 40, (20_000,), generator=g)
+    return centres[which] + torch.randn(20_000, 32, generator=g)
+
+
+CASES = {
+    "ring": (ring_toy, dict(clusters=[1000, 300], resample_rows=[15, 2], resample_steps=3,
+                            min_erank=0, normalize=False), 1000),
+    "synthetic": (synthetic, dict(fit_size=12_000, pca=16, resample_steps=2, iters=20,
+                                  eta=0.5, seed=3, refresh=1), 4000),
+}
+
+
+def run_cases(rank: int, world: int) -> dict[str, Any]:
+    """Every case on this rank's rows (all rows at world 1)."""
+    from sslcli_sar.curation import select
+    from sslcli_sar.curation.kmeans import kmeans_pp
+
+    out: dict[str, Any] = {}
+    for name, (make, kwargs, n) in CASES.items():
+        x = make()
+        ids = torch.arange(x.shape[0]) * 3 + 1
+        cut = int(SPLIT * x.shape[0])
+        rows = slice(None) if world == 1 else (slice(0, cut) if rank == 0 else slice(cut, None))
+        pp = kmeans_pp(x[rows].contiguous(), ids[rows], 50, (1, 2, 1, 0))
+        s = select(x[rows].contiguous(), ids[rows], n, **kwargs)
+        out[name] = {"pp": pp, "ids": s.ids, "pick": s.pick, "leaf": s.leaf,
+                     "centroids": s.centroids, "parents": s.parents,
+                     "fallback": s.stats["fallback"]}
+    return out
+
+
+def _worker(rank: int, world: int, port: int, out_dir: str) -> None:
+    import torch.distributed as tdist
+
+    torch.set_num_threads(1)
+    tdist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank,
+                             world_size=world, timeout=datetime.timedelta(seconds=300))
+    try:
+        torch.save(run_cases(rank, world), os.path.join(out_dir, f"rank{rank}.pt"))
+    finally:
+        tdist.destroy_process_group()
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    import torch.multiprocessing as mp
+
+    out = tmp_path_factory.mktemp("sar_dist")
+    mp.spawn(_worker, args=(WORLD, _free_port(), str(out)), nprocs=WORLD)
+    ranks = [torch.load(out / f"rank{r}.pt", weights_only=False) for r in range(WORLD)]
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        reference = run_cases(0, 1)
+    finally:
+        torch.set_num_threads(old)
+    return ranks, reference
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_two_ranks_equal_one_process(results, name):
+    ranks, reference = results
+    ref = reference[name]
+    cut = int(SPLIT * ref["leaf"].shape[0])
+    assert ref["fallback"] == 0
+    for rank, got in enumerate(r[name] for r in ranks):
+        assert torch.equal(got["pp"], ref["pp"]), f"rank {rank}: k-means++ picks differ"
+        assert torch.equal(got["ids"], ref["ids"]) and got["pick"] == ref["pick"]
+        assert len(got["centroids"]) == len(ref["centroids"])
+        for a, b in zip(got["centroids"], ref["centroids"]):
+            assert float((a - b).abs().max()) <= 1e-6
+        for a, b in zip(got["parents"], ref["parents"]):
+            assert torch.equal(a, b)
+    leaf = torch.cat([ranks[0][name]["leaf"], ranks[1][name]["leaf"]])
+    assert leaf.shape[0] == ref["leaf"].shape[0] and cut == ranks[0][name]["leaf"].shape[0]
+    assert torch.equal(leaf, ref["leaf"])
