@@ -47,6 +47,7 @@ def spectral_features(images: np.ndarray, size: int) -> np.ndarray:
     """(N, F) float32 features of (N, H, W) images (F = size/2 + 5), z-scored, L2-normalised."""
     feats = raw_features(images, size)
     std = feats.std(0)
+    std = np.where(std > 1e-9 * np.maximum(1.0, np.abs(feats).max(0)), std, 0.0)  # rounding only
     z = np.where(std > 0, (feats - feats.mean(0)) / np.where(std > 0, std, 1), 0.0)
     norm = np.linalg.norm(z, axis=1, keepdims=True)
     return (z / np.where(norm > 0, norm, 1)).astype(np.float32)
