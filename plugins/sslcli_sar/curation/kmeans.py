@@ -37,16 +37,26 @@ def _mix(x: torch.Tensor) -> torch.Tensor:
     return (x >> 16) ^ x
 
 
-def hash_uniform(keys: tuple[int, ...], ids: torch.Tensor) -> torch.Tensor:
-    """Float64 uniforms in (0, 1), one per id, from integer keys (52 random bits each)."""
+def _key_state(keys: tuple[int, ...]) -> int:
     h = torch.zeros((), dtype=torch.int64)
     for key in keys:
         key = int(key)
         for part in (key & MASK32, (key >> 32) & MASK32):
             h = _mix(h ^ part)
+    return int(h)
+
+
+def id_hash(ids: torch.Tensor) -> torch.Tensor:
+    """Per-id 32-bit state, computed once per k-means++ run and mixed with each round's keys."""
     ids = ids.to(torch.int64)
-    h = _mix(h ^ (ids & MASK32))
-    h = _mix(h ^ ((ids >> 32) & MASK32))
+    return _mix(_mix(ids & MASK32) ^ ((ids >> 32) & MASK32))
+
+
+def hash_uniform(keys: tuple[int, ...], ids: torch.Tensor,
+                 base: torch.Tensor | None = None) -> torch.Tensor:
+    """Float64 uniforms in (0, 1), one per id, from integer keys (52 random bits each);
+    ``base`` = :func:`id_hash` of ``ids`` when already known."""
+    h = _mix((id_hash(ids) if base is None else base) ^ _key_state(keys))
     a = _mix(h ^ 0x2545F491) >> 6
     b = _mix(h ^ 0x6A09E667) >> 6
     return ((a * (1 << 26) + b).to(torch.float64) + 0.5) / float(1 << 52)
@@ -67,10 +77,11 @@ def _no_tf32() -> Iterator[None]:
         torch.backends.cuda.matmul.allow_tf32 = old
 
 
-def sq_dist(x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+def sq_dist(x: torch.Tensor, c: torch.Tensor, x_sq: torch.Tensor | None = None) -> torch.Tensor:
     """(n, k) float32 squared distances ‖x‖² − 2x·c + ‖c‖², clamped at 0."""
     d = torch.addmm((c * c).sum(1), x, c.T, beta=1, alpha=-2)
-    return d.add_((x * x).sum(1, keepdim=True)).clamp_(min=0)
+    x_sq = (x * x).sum(1) if x_sq is None else x_sq
+    return d.add_(x_sq.unsqueeze(1)).clamp_(min=0)
 
 
 def assign(x: torch.Tensor, c: torch.Tensor, block: int | None = None,
@@ -149,8 +160,10 @@ def kmeans_pp(x: torch.Tensor, ids: torch.Tensor, k: int, keys: tuple[int, ...],
     trials = 2 + int(math.log(k))
     centres = torch.empty(k, d, dtype=torch.float32, device=x.device)
     d2 = torch.full((n,), float("inf"), dtype=torch.float64, device=x.device)
+    base = id_hash(ids)
+    x_sq = (x * x).sum(1)
     for rnd in range(k):
-        race = -torch.log(hash_uniform(keys + (rnd,), ids))
+        race = -torch.log(hash_uniform(keys + (rnd,), ids, base))
         c = 1 if rnd == 0 else trials
         cand = _smallest(race / d2 if rnd else race, ids, c, rank, collective)
         if rnd and not bool(torch.isfinite(cand[:, 0]).any()):
@@ -160,7 +173,7 @@ def kmeans_pp(x: torch.Tensor, ids: torch.Tensor, k: int, keys: tuple[int, ...],
         mine = cand[:, 1] == rank
         rows[mine] = x[cand[mine, 2]]
         rows = red(rows)
-        dist = sq_dist(x, rows).double()
+        dist = sq_dist(x, rows, x_sq).double()
         best = 0
         if rnd > 0:
             best = int(torch.argmin(red(torch.minimum(d2.unsqueeze(1), dist).sum(0))))
