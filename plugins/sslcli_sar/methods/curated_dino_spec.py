@@ -110,9 +110,11 @@ def method_spec() -> MethodSpec:
                               "log_every": 10},
                   "optim": {"name": "sgd", "lr": 0.03 * 64 / 256, "weight_decay": 1e-4},
                   "schedule": {"name": "cosine", "final_lr_ratio": 1e-6 / (0.03 * 64 / 256)}},
-        tiny={"trainer": {"batch_size": 32, "steps": 24, "log_every": 1, "workers": 0,
+        # tiny (CI): lr 0.1 [ours, measured on the example tiles: at 0.03·32/256 the DINO
+        # loss stays above its first values for 200 steps; at 0.1 it falls within 10 steps]
+        tiny={"trainer": {"batch_size": 32, "steps": 12, "log_every": 1, "workers": 0,
                           "ckpt_every": 1000},
-              "optim": {"lr": 0.03 * 32 / 256},
+              "optim": {"lr": 0.1},
               "params": {"preset": "tiny"}},
         capabilities={"needs_index": False, "find_unused_parameters": False, "sync_bn": True},
         description="DINO (1-channel ResNet) with dynamic dataset curation by hierarchical "
