@@ -4,11 +4,14 @@
 fully decodes PNG/JPEG with PIL (GDAL decodes a truncated PNG silently). Codes:
 ``io.unreadable``, ``content.truncated``, ``content.bands``, ``content.dtype``,
 ``content.too_small``, ``content.shape``, ``content.nonfinite``, ``content.nodata``,
-``content.constant``, ``content.units``.
+``content.constant``, ``content.units``. ``content.nodata`` of a grid tile (a record with a
+``window``) is a warning: the example's edge tiles hold their quicklook's zero border.
 """
 
 from __future__ import annotations
 
+import functools
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,19 +20,31 @@ import numpy as np
 from sslcli.api import Problem
 from sslcli.errors import InputError
 
+# §3.4; float16 also for float units: `sslcli sar preprocess` writes float16 .npy stacks (§1)
 DTYPES = {"dn_complex": ("complex_int16", "complex64", "cint16"),
-          "dn_amplitude": ("uint16", "float32"), "sigma0_linear": ("float32", "float64"),
-          "sigma0_db": ("float32", "float64"), "uint8_display": ("uint8",)}
+          "dn_amplitude": ("uint16", "float32", "float16"),
+          "sigma0_linear": ("float32", "float64", "float16"),
+          "sigma0_db": ("float32", "float64", "float16"), "uint8_display": ("uint8",)}
 WINDOW = 512
 
 
 def _pil_truncated(path: str) -> str | None:
+    """PIL's error on a full decode, or None (cached per file version: grid tiles share it)."""
+    try:
+        st = Path(path).stat()
+        return _pil_load_error(path, st.st_mtime_ns, st.st_size)
+    except OSError as exc:
+        return str(exc)[:60]
+
+
+@functools.lru_cache(maxsize=256)
+def _pil_load_error(path: str, mtime_ns: int, size: int) -> str | None:
     from PIL import Image
 
     try:
         with Image.open(path) as im:
             im.load()
-    except Exception as exc:  # PIL raises OSError/SyntaxError/ValueError on damage
+    except Exception as exc:  # noqa: BLE001 - PIL raises OSError, SyntaxError, ValueError
         return str(exc)[:60] or type(exc).__name__
     return None
 
@@ -79,7 +94,7 @@ def content_problems(record: dict[str, Any], base: Path | None = None, tile_size
         win = [max(0, (h - WINDOW) // 2), max(0, (w - WINDOW) // 2), min(h, WINDOW), min(w, WINDOW)]
     try:
         raw = read_raw(path, win, record.get("index"))
-    except Exception as exc:  # GDAL read errors on cut files
+    except Exception as exc:  # noqa: BLE001 - GDAL read errors on cut files
         return add("path", "a readable raster (GDAL read)", str(exc).splitlines()[0][:60],
                    "content.truncated")
     if np.iscomplexobj(raw):
@@ -99,6 +114,8 @@ def content_problems(record: dict[str, Any], base: Path | None = None, tile_size
     if values.size and zero_or_missing > max_nodata:
         add("nodata", f"≤ {max_nodata:.0%} nodata/zero pixels", f"{zero_or_missing:.1%}",
             "content.nodata")
+        if record.get("window"):  # a grid tile at an image's edge: kept, flagged [ours]
+            out[-1] = replace(out[-1], severity="warning")
     if values.size and float(values.std()) == 0.0:
         add("path", "pixels that vary (std > 0)", f"constant {values[0]:g}", "content.constant")
     if values.size and units == "sigma0_db":

@@ -165,30 +165,32 @@ def open_dataset(paths: list[Path] | Path, labels: bool = False, skip_bad: bool 
         paths: Manifests, folders or files.
         labels: Kept for the core contract; ``label_*`` fields always come with items.
         skip_bad: Leave out records with problems (listed in ``.skipped``) instead of exit 2.
+            The checks are those of ``validate`` (schema, files, §3.4 content, several
+            units: the first units value is kept).
 
     Raises:
-        ProblemsError: problems found (schema, files, content) without ``skip_bad``.
-        InputError: ``content.kind`` (SLC records), ``content.mixed_units``.
+        ProblemsError: problems found (schema, files, content, ``content.mixed_units``)
+            without ``skip_bad``.
+        InputError: ``content.kind`` (SLC records).
     """
     from sslcli import schemas
-    from sslcli_sar.index import records_from_paths
-    from sslcli_sar.modality import SCHEMA, validate_manifest
+    from sslcli_sar.modality import SCHEMA, Checks, validate_manifest
 
     paths = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
     records: list[dict[str, Any]] = []
     bases: list[Path | None] = []
     problems: list[Problem] = []
     stats = None
+    checks = Checks(pol="VV")  # the §3.4 checks of `validate`, shared by all inputs
     for path in paths:
         manifest = _manifest_of(path)
         if manifest is None:
-            found: list[Problem] = []
-            for rec in records_from_paths([str(path)], problems=found):
-                records.append(rec)
-                bases.append(None)
+            clean, found = checks.raw(str(path))
+            records += clean
+            bases += [None] * len(clean)
             problems += [p for p in found if p.severity == "error"]
             continue
-        found = [p for p in validate_manifest(manifest) if p.severity == "error"]
+        found = [p for p in validate_manifest(manifest, checks) if p.severity == "error"]
         bad_lines = {p.line for p in found}
         problems += found
         stats = stats or _stats(manifest.parent)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sslcli.errors import InputError
+from sslcli.errors import InputError, ProblemsError
 from sslcli_sar import names
 from sslcli_sar.dataset import example_data, grid_records, open_dataset
 from sslcli_sar.readers import read_image, to_model_units
@@ -104,9 +104,13 @@ def test_open_refuses_slc_and_mixed_units_and_reads_stats(tmp_path: Path) -> Non
     other = {"id": "b", "path": str(PYROSAR), "kind": "tile", "units": "sigma0_db"}
     m = tmp_path / "m.jsonl"
     m.write_text(json.dumps(tile) + "\n" + json.dumps(other) + "\n")
-    with pytest.raises(InputError) as exc:
+    with pytest.raises(ProblemsError) as exc:
         open_dataset([m])
-    assert exc.value.code == "content.mixed_units"
+    assert [(p.path, p.line, p.field, p.code) for p in exc.value.problems] == [
+        (str(m), 2, "units", "content.mixed_units")]
+    skipped = open_dataset([m], skip_bad=True)  # the first units value is kept
+    assert skipped.ids() == ["a"] and [p.code for p in skipped.skipped] == [
+        "content.mixed_units"]
     m.write_text(json.dumps(other) + "\n")
     (tmp_path / "stats.json").write_text(json.dumps({"mu": -11.0, "s": 4.0}))
     ds = open_dataset([m])

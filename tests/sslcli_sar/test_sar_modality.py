@@ -70,7 +70,9 @@ def _manifest(root: Path, records: list[Any], name: str = "m.jsonl") -> Path:
 
 
 def _lines(paths: list[Path], strict: bool = False) -> list[str]:
-    return [p.format() for p in validate(paths, strict)]
+    # schema, files and headers only: the stand-in rasters here are not real images
+    # (content checks: test_sar_content.py, test_sar_validate_cli.py)
+    return [p.format() for p in validate(paths, strict, content=False)]
 
 
 def test_valid_jsonl_manifest_has_no_problem(tmp_path: Path) -> None:
@@ -106,7 +108,7 @@ def test_faults_on_lines_2_5_9_are_reported_with_line_field_and_code(tmp_path: P
     ]
     m = _manifest(tmp_path, records)
     (tmp_path / "empty.xml").write_bytes(b"")
-    problems = list(validate([m], False))
+    problems = list(validate([m], False, content=False))
     assert [(p.line, p.field, p.code) for p in problems] == [
         (2, "calibration", "schema.required"),
         (5, "id", "content.duplicate"),
@@ -175,7 +177,8 @@ def test_folders_files_and_missing_paths(tmp_path: Path) -> None:
     assert _lines([tmp_path / "ql", preprocessed, bare_safe, gone]) == [
         f"warning: {tmp_path / 'ql' / 'README.md'}: expected a SAR file (SAFE, zip, .tif .tiff "
         ".png .jpg .jpeg .npy), got .md [walk.skipped]",
-        f"{tmp_path / 'ql' / 'zero.png'}: expected a non-empty file, got 0 bytes [io.missing]",
+        f"{tmp_path / 'ql' / 'zero.png'}: path: expected a non-empty file, got 0 bytes "
+        "[io.missing]",
         f"{preprocessed / 'manifest.jsonl'}:1: path: expected an existing, non-empty file under "
         f"{preprocessed}, got 'gone.png' [io.missing]",
         f"{bare_safe / 'manifest.safe'}: expected the manifest.safe of a SAFE product, "
@@ -184,7 +187,7 @@ def test_folders_files_and_missing_paths(tmp_path: Path) -> None:
         "got no such file or directory [io.missing]",
     ]
     # --strict turns warnings into errors
-    strict = list(validate([tmp_path / "ql"], True))
+    strict = list(validate([tmp_path / "ql"], True, content=False))
     assert [p.severity for p in strict] == ["error", "error"]
     # a folder walk covers SAFE products without descending into them
     assert _lines([tmp_path / "other"]) == _lines([bare_safe])
@@ -192,7 +195,7 @@ def test_folders_files_and_missing_paths(tmp_path: Path) -> None:
 
 def test_unreadable_lines_are_reported_and_the_rest_checked(tmp_path: Path) -> None:
     m = _manifest(tmp_path, [_tile("a"), "{not json", _tile("a")])
-    assert [(p.line, p.code) for p in validate([m], False)] == [
+    assert [(p.line, p.code) for p in validate([m], False, content=False)] == [
         (2, "io.unreadable"), (3, "content.duplicate")]
 
 
