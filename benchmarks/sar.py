@@ -123,7 +123,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if not a.skip_io and (ROOT / "benchmarks" / "sar_io.py").exists():
         import sar_io
 
-        result["io"] = sar_io.run() if not a.quick else sar_io.run(repeats=1)
+        try:
+            result["io"] = sar_io.run() if not a.quick else sar_io.run(repeats=1)
+        except Exception as exc:  # a teammate's module mid-change must not lose our rows
+            result["io"] = {"error": f"{type(exc).__name__}: {exc}"}
     result["load_average_end"] = list(os.getloadavg())
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps(result, indent=1, default=str) + "\n")

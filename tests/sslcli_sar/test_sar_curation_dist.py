@@ -1,9 +1,11 @@
-"""2 gloo processes = 1 process for curation (specs/sar.md §4.1, check 7).
+"""2 gloo processes = 1 process for curation (specs/sar.md §4.1, check 7), and a reduced
+check 19 (a 2-rank refresh on 512-d embeddings: PCA, 2 levels, assignment of the rows outside
+the fit set, sampling; phase times logged; peak RSS per rank < 2 GB).
 
 Rows are split unevenly between the ranks (rank 0 takes the first 45 %). Compared with one
 process on all rows: the same k-means++ picks (bit-equal centres), the same subset S and picks,
 the same per-row leaves, centroids within 1e-6. Cases: the ring toy (check 5 setup with
-m = 3 resampling steps to keep the test short) and 20 k synthetic 32-d rows (fit subset of
+m = 2 resampling steps to keep the test short) and 20 k synthetic 32-d rows (fit subset of
 12 k, PCA to 16, auto levels).
 """
 
@@ -40,11 +42,21 @@ def synthetic() -> torch.Tensor:
     return centres[which] + torch.randn(20_000, 32, generator=g)
 
 
+def embeddings512() -> torch.Tensor:
+    """Check 19 at reduced size: 8 000 synthetic 512-d embeddings around 60 directions."""
+    g = torch.Generator().manual_seed(9)
+    centres = torch.randn(60, 512, generator=g)
+    which = torch.randint(0, 60, (8_000,), generator=g)
+    return centres[which] + 0.7 * torch.randn(8_000, 512, generator=g)
+
+
 CASES = {
-    "ring": (ring_toy, dict(clusters=[1000, 300], resample_rows=[15, 2], resample_steps=3,
+    "ring": (ring_toy, dict(clusters=[1000, 300], resample_rows=[15, 2], resample_steps=2,
                             min_erank=0, normalize=False), 1000),
     "synthetic": (synthetic, dict(fit_size=12_000, pca=16, resample_steps=2, iters=20,
                                   eta=0.5, seed=3, refresh=1), 4000),
+    "refresh512": (embeddings512, dict(fit_size=4000, pca=256, levels=2, resample_steps=2,
+                                       iters=20, refresh=2), 3000),
 }
 
 
@@ -63,7 +75,10 @@ def run_cases(rank: int, world: int) -> dict[str, Any]:
         s = select(x[rows].contiguous(), ids[rows], n, **kwargs)
         out[name] = {"pp": pp, "ids": s.ids, "pick": s.pick, "leaf": s.leaf,
                      "centroids": s.centroids, "parents": s.parents,
-                     "fallback": s.stats["fallback"]}
+                     "fallback": s.stats["fallback"], "stats": s.stats}
+    import resource
+
+    out["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     return out
 
 
@@ -118,3 +133,14 @@ def test_two_ranks_equal_one_process(results, name):
     leaf = torch.cat([ranks[0][name]["leaf"], ranks[1][name]["leaf"]])
     assert leaf.shape[0] == ref["leaf"].shape[0] and cut == ranks[0][name]["leaf"].shape[0]
     assert torch.equal(leaf, ref["leaf"])
+
+
+def test_refresh_512d_logs_phases_and_stays_small(results):
+    """Reduced check 19: two levels, PCA 512 → 256, phase times, peak RSS < 2 GB per rank."""
+    ranks, _ = results
+    for got in ranks:
+        stats = got["refresh512"]["stats"]
+        assert len(stats["levels"]) == 2 and stats["fallback"] == 0
+        assert set(stats["seconds"]) == {"pca", "kmeans", "assign", "sample"}
+        assert got["refresh512"]["centroids"][0].shape[1] == 256
+        assert got["peak_rss_bytes"] < 2 * 1024**3
