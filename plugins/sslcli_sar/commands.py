@@ -163,3 +163,6 @@ def preprocess_command(manifest: str, out: Path, units: str, spacing: float, siz
                   shard=(i, n))
     click.echo(f"preprocessed {summary['records']} record(s) into {summary['tiles']} tile(s)",
                err=True)
+
+
+from sslcli_sar import prune_command  # noqa: E402,F401  (registers `sar prune` on sar_group)
