@@ -26,6 +26,12 @@ def _example() -> Path:
     return example_data()
 
 
+def _bad_inputs(folder: Path) -> list[tuple[Path, str]]:
+    from sslcli_sar.corpus import bad_input_corpus
+
+    return bad_input_corpus(folder)
+
+
 def sslcli_modalities() -> list[Modality]:
     """The ``sar`` modality: manifests (JSON lines or CSV), SAFE products and raster tiles."""
     return [
@@ -43,6 +49,7 @@ def sslcli_modalities() -> list[Modality]:
                 "deterministic_cpu": True,
                 "labelled_example": True,  # 518 quicklook tiles, label_scene, split by half
                 "schema_document": "manifest.jsonl",
+                "bad_inputs": _bad_inputs,
             },
             description="SAR imagettes and tiles (Sentinel-1 WV SLC, sigma0 GeoTIFF, quicklooks).",
         )
