@@ -49,7 +49,7 @@ def bad_inputs(folder: Path) -> list[tuple[Path, str, str]]:
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
     good = rng.normal(-15.0, 3.0, (SIZE, SIZE)).astype(np.float32)
-    png = sorted(example_data().glob("*.png"))[0]
+    png = min(example_data().glob("*.png"))
     cases: list[tuple[Path, str, str]] = []
 
     empty = folder / "empty.tif"
