@@ -22,17 +22,28 @@ def pick(n: int, limit: int = 10000, seed: int = 0) -> np.ndarray:
 
 
 def robust_stats(images: Iterable[np.ndarray] | Sequence[np.ndarray], limit: int = 10000,
-                 seed: int = 0) -> tuple[float, float]:
+                 seed: int = 0, pixels_per_image: int | None = None) -> tuple[float, float]:
     """(μ, s) of the pixels of ≤ ``limit`` seeded random images (a sequence is subsampled by
-    index, an iterable is reservoir-free: its first ``limit`` images are used)."""
+    index, an iterable is reservoir-free: its first ``limit`` images are used).
+
+    ``pixels_per_image`` bounds memory: each image contributes that many of its finite
+    pixels, drawn with the same seeded generator (None = all pixels).
+    """
     if isinstance(images, Sequence):
         chosen = [images[int(i)] for i in pick(len(images), limit, seed)]
     else:
         chosen = [x for _, x in zip(range(limit), images)]
     if not chosen:
         raise ValueError("robust_stats: no images")
-    values = np.concatenate([np.asarray(x, dtype=np.float64).ravel() for x in chosen])
-    values = values[np.isfinite(values)]
+    rng = np.random.default_rng([seed, 7])
+    parts = []
+    for x in chosen:
+        v = np.asarray(x, dtype=np.float64).ravel()
+        v = v[np.isfinite(v)]
+        if pixels_per_image is not None and v.size > pixels_per_image:
+            v = v[rng.choice(v.size, pixels_per_image, replace=False)]
+        parts.append(v)
+    values = np.concatenate(parts)
     mu = float(np.median(values))
     s = float(MAD_TO_SIGMA * np.median(np.abs(values - mu)))
     return mu, s

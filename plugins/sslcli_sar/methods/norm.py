@@ -6,30 +6,35 @@ same estimator as ``preprocess``'s ``stats.json``), computed once at the start o
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+
+from sslcli_sar.stats import robust_stats
 
 MAX_ITEMS = 10_000
 PIXELS_PER_ITEM = 4096  # a seeded subsample of each tile bounds memory [ours]
 
 
+class _Images(Sequence):
+    """The ``image`` of each dataset item, read only when indexed."""
+
+    def __init__(self, dataset: Any) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, i: int) -> np.ndarray:  # type: ignore[override]
+        return np.asarray(self.dataset[int(i)]["image"], dtype=np.float32)
+
+
 def dataset_stats(dataset: Any, seed: int = 0) -> tuple[float, float]:
-    """(μ, s) of ``dataset`` items' ``image`` values."""
+    """(μ, s) of ``dataset`` items' ``image`` values (the dataset's own ``stats`` if any)."""
     stats = getattr(dataset, "stats", None)
     if stats:
         return float(stats[0]), float(stats[1])
-    rng = np.random.default_rng([seed, 7])
-    n = len(dataset)
-    pick = np.sort(rng.choice(n, size=min(n, MAX_ITEMS), replace=False))
-    values = []
-    for i in pick:
-        v = np.asarray(dataset[int(i)]["image"], dtype=np.float32).ravel()
-        v = v[np.isfinite(v)]
-        if v.size > PIXELS_PER_ITEM:
-            v = v[rng.choice(v.size, PIXELS_PER_ITEM, replace=False)]
-        values.append(v)
-    x = np.concatenate(values).astype(np.float64)
-    mu = float(np.median(x))
-    s = float(1.4826 * np.median(np.abs(x - mu)))
-    return mu, s if s > 0 else float(x.std() or 1.0)
+    mu, s = robust_stats(_Images(dataset), limit=MAX_ITEMS, seed=seed,
+                         pixels_per_image=PIXELS_PER_ITEM)
+    return mu, s if s > 0 else 1.0
