@@ -32,6 +32,8 @@ def test_conformance(check):
     check()
 
 
-@parametrize_with_checks(["video", "scene3d", "sar"])
+# sar runs the kit in tests/sslcli_sar/test_sar_conformance.py (its probe check is
+# tests/sslcli_sar/test_sar_dino_probe.py: the kit's tiny run is too short for a margin)
+@parametrize_with_checks(["video", "scene3d"])
 def test_builtin_conformance(check):
     check()

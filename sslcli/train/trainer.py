@@ -142,8 +142,8 @@ def train(*, cfg: dict[str, Any], modality: Any, method_spec: Any, run: RunFolde
     if n < batch_size * accumulate:
         raise UsageError(f"trainer.batch_size: expected at most {n // accumulate} (the data "
                          f"hold {n} items), got {batch_size}")
-    # a method that trains on part of the data per epoch (curation) says how many items
-    # one epoch holds, so that --epochs counts passes over that part [sar spec §2.4]
+    # a method that trains on part of the data per epoch (a curated subset) says how many
+    # items one epoch holds, so that --epochs counts passes over that part
     epoch_items = getattr(method, "epoch_items", None)
     steps_per_epoch = ((int(epoch_items(n)) if callable(epoch_items) else n)
                        // batch_size) // accumulate
