@@ -57,6 +57,7 @@ class CuratedDINO(Method):
         self.loss_fn = DINOLoss(output_dim=p["head"][2], teacher_temp=TEACHER_TEMP,
                                 student_temp=STUDENT_TEMP, center_momentum=CENTER_MOMENTUM)
         self.step_now, self.total_steps = 0, 1
+        self.ema_base = float(params.get("ema_base", EMA_BASE))
 
     # -- data -----------------------------------------------------------------------------
     @property
@@ -129,7 +130,7 @@ class CuratedDINO(Method):
             entropy = -(p_t * p_t.clamp_min(1e-12).log()).sum(-1).mean()
         loss = self.loss_fn(teacher_out, student_out, teacher_temp=tau)
         logs = {"tau_t": tau, "center_norm": float(self.loss_fn.center.norm()),
-                "ema_momentum": ema_momentum(self.step_now + 1, self.total_steps, EMA_BASE),
+                "ema_momentum": ema_momentum(self.step_now + 1, self.total_steps, self.ema_base),
                 "teacher_entropy": entropy.detach()}
         return StepOutput(loss=loss, logs=logs, embeddings=feats[:b].detach().float())
 
@@ -175,7 +176,7 @@ class DinoStepCallback(Callback):
     def on_after_step(self, ctx: Any) -> None:
         """θ_t ← m θ_t + (1 − m) θ_s for backbone and head; next step's counters."""
         m = self.method
-        momentum = ema_momentum(ctx.step, ctx.total_steps, EMA_BASE)
+        momentum = ema_momentum(ctx.step, ctx.total_steps, m.ema_base)
         ema_update(m.encoder, m.student, momentum)
         ema_update(m.teacher_head, m.student_head, momentum)
         m.step_now = int(ctx.step)

@@ -83,6 +83,9 @@ def params_schema() -> dict[str, Any]:
                            "without resizing (wave targets) [ours]."),
             "geometric": p({"type": "boolean"}, True,
                            "Flips and rot90 (off when wind direction matters) [ours]."),
+            "ema_base": p({"type": "number", "minimum": 0, "exclusiveMaximum": 1}, 0.996,
+                          "Teacher EMA momentum at step 0, cosine to 1 (spec §2.4: 0.996 "
+                          "[DINO]; a few hundred steps on a small pool learn faster at 0.99)."),
             "init_weights": p({"type": ["string", "null"]}, None,
                               "External ResNet state dict (.pt/.pth/.safetensors); 3-channel "
                               "conv1 is summed over its input channels [code: OceanSAR]."),
