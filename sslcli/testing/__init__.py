@@ -18,12 +18,20 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sslcli.testing.checks import CHECKS, METHOD_CHECKS, Case, Skip
-from sslcli.testing.sandbox import CliResult, PluginSandbox, invoke, run_subprocess, write_dist_info
+from sslcli.testing.sandbox import (
+    CliResult,
+    PluginSandbox,
+    free_port,
+    invoke,
+    run_subprocess,
+    write_dist_info,
+)
 
 __all__ = [
     "CHECKS",
     "CliResult",
     "PluginSandbox",
+    "free_port",
     "invoke",
     "parametrize_with_checks",
     "run_subprocess",

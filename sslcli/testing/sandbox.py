@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -110,3 +111,11 @@ class PluginSandbox:
         full_env = dict(os.environ)
         full_env.update(env or {})
         return invoke(args, pm=self.plugin_manager(full_env), input=input, env=env)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free now: the rendezvous port of a test's gloo group
+    or ``torchrun --master-port``."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

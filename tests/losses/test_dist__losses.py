@@ -24,7 +24,6 @@ import datetime
 import logging
 import math
 import os
-import socket
 import traceback
 import warnings
 from collections.abc import Callable
@@ -34,6 +33,8 @@ from typing import Any
 import pytest
 import torch
 from torch import Tensor, nn
+
+from sslcli.testing import free_port
 
 pytestmark = pytest.mark.dist
 
@@ -513,11 +514,6 @@ def _worker(rank: int, world: int, port: int, out_dir: str, names: list[str]) ->
         tdist.destroy_process_group()
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture(scope="module")
 def dist_results(tmp_path_factory):
@@ -530,7 +526,7 @@ def dist_results(tmp_path_factory):
         if world not in cache:
             out = tmp_path_factory.mktemp(f"dist{world}")
             mp.spawn(
-                _worker, args=(world, _free_port(), str(out), list(CASES)), nprocs=world
+                _worker, args=(world, free_port(), str(out), list(CASES)), nprocs=world
             )
             cache[world] = [torch.load(out / f"rank{r}.pt") for r in range(world)]
         return cache[world]

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import datetime
 import os
-import socket
 from typing import Any
 
 import numpy as np
 import pytest
 import torch
+
+from sslcli.testing import free_port
 
 pytestmark = pytest.mark.dist
 
@@ -94,18 +95,13 @@ def _worker(rank: int, world: int, port: int, out_dir: str) -> None:
         tdist.destroy_process_group()
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
     import torch.multiprocessing as mp
 
     out = tmp_path_factory.mktemp("sar_dist")
-    mp.spawn(_worker, args=(WORLD, _free_port(), str(out)), nprocs=WORLD)
+    mp.spawn(_worker, args=(WORLD, free_port(), str(out)), nprocs=WORLD)
     ranks = [torch.load(out / f"rank{r}.pt", weights_only=False) for r in range(WORLD)]
     old = torch.get_num_threads()
     torch.set_num_threads(1)

@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 
 import pytest
 from safetensors.torch import load_file
 
-from sslcli.testing import run_subprocess
+from sslcli.testing import free_port, run_subprocess
 
 pytestmark = pytest.mark.dist
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def losses(run) -> list[float]:
