@@ -83,3 +83,13 @@ def _restore_torch_threads():
     yield
     if torch.get_num_threads() != before:
         torch.set_num_threads(before)
+
+
+@pytest.fixture
+def one_torch_thread() -> None:
+    """One torch thread for the test (opt in per module with ``pytestmark =
+    pytest.mark.usefixtures("one_torch_thread")``); ``_restore_torch_threads`` puts the
+    count back afterwards."""
+    import torch
+
+    torch.set_num_threads(1)

@@ -5,18 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from sslcli_sar.curation import select
 from sslcli_sar.curation.hierarchy import hierarchical_kmeans, resample_mask, size_rule
 from sslcli_sar.curation.kmeans import assign, hash_uniform, kmeans_pp, lloyd
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def rings(seed: int = 0, counts=(20000, 200, 1000, 500, 8000)) -> tuple[torch.Tensor, np.ndarray]:

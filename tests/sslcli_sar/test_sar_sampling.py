@@ -6,17 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from sslcli_sar.curation import Selection, select
 from sslcli_sar.curation.sampling import balanced_sample, leaf_quotas, rng, water_fill
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def blobs(n_blobs: int = 8, per: int = 300, dim: int = 16, seed: int = 0) -> torch.Tensor:

@@ -20,13 +20,8 @@ from sslcli_scene3d.msm.release import load_release_checkpoint, release_state_di
 FRAG = Path(__file__).resolve().parents[1] / "data" / "scene3d" / "frag_115.ply"
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Sparse convs on a loaded 2-core machine: one thread is 100x faster than two."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# Sparse convs on a loaded 2-core machine: one thread is 100x faster than two.
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _expected_counts(cfg: HUNetConfig) -> tuple[int, int, int]:

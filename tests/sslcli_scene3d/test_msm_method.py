@@ -23,14 +23,8 @@ from sslcli.train.data import sample_scope
 from sslcli.train.ema import ema_momentum
 from sslcli.train.health import collapse_metrics
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Sparse convs on a loaded 2-core machine: one thread is far faster than two."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# Sparse convs on a loaded 2-core machine: one thread is far faster than two.
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ skipped if σ < 0 or α < 1/255; stop (exclusive) once T(1 − α) ≤ 1e-4.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -21,13 +20,8 @@ from sslcli_scene3d.render.torch_raster import rasterize, render_torch
 F64 = torch.float64
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    """Tiny tensors: one thread avoids OpenMP hand-offs on a shared 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# Tiny tensors: one thread avoids OpenMP hand-offs on a shared 2-core machine.
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def naive_composite(proj: Projected, opacities: torch.Tensor, colors: torch.Tensor, width: int,

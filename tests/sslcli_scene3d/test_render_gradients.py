@@ -12,8 +12,6 @@ Two oracles:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import torch
 from sslcli_scene3d.render.composite import composite
@@ -25,13 +23,8 @@ from sslcli_scene3d.render.torch_raster import render_torch
 F64 = torch.float64
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    """Tiny tensors: one thread avoids OpenMP hand-offs on a shared 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# Tiny tensors: one thread avoids OpenMP hand-offs on a shared 2-core machine.
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def dense_composite(means2d: torch.Tensor, conics: torch.Tensor, opacities: torch.Tensor,

@@ -8,8 +8,6 @@ against our map's mean over the same interior (1e-4). Chamfer: nearest neighbour
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
 import torch
@@ -26,13 +24,8 @@ spatial = pytest.importorskip("scipy.spatial", reason="needs scipy (test extra)"
 ndimage = pytest.importorskip("scipy.ndimage", reason="needs scipy (test extra)")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    """Small tensors: one thread avoids OpenMP hand-offs on a shared 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# Small tensors: one thread avoids OpenMP hand-offs on a shared 2-core machine.
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _image_pair(seed: int, h: int, w: int, c: int) -> tuple[np.ndarray, np.ndarray]:

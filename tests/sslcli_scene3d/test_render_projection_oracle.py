@@ -9,7 +9,6 @@ checked against the formula applied to the oracle's Σ₂D.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import pytest
 import torch
@@ -24,13 +23,8 @@ F64 = torch.float64
 W, H = 160, 120
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    """Tiny tensors: one thread avoids OpenMP hand-offs on a shared 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# Tiny tensors: one thread avoids OpenMP hand-offs on a shared 2-core machine.
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _camera(seed: int) -> tuple[torch.Tensor, torch.Tensor]:
