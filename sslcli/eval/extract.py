@@ -57,21 +57,8 @@ def load_run_method(run: str | Path, registry: Any, checkpoint: str = "final",
 
 
 def embed_dataset(method: Any, dataset: Any, batch_size: int = 256) -> Any:
-    """float32 ``(N, D)`` features of every item, in dataset order."""
-    import torch
-
-    from sslcli.train.data import collate as core_collate
-
-    collate = getattr(method, "collate", core_collate)  # Method.collate, or the core's
-    feats = []
-    with torch.no_grad():
-        for start in range(0, len(dataset), batch_size):
-            items = [method.eval_transform(dataset[i])
-                     for i in range(start, min(start + batch_size, len(dataset)))]
-            feats.append(method.embed(collate(items)).float().cpu())
-    if not feats:
-        return torch.zeros(0, method.embedding_dim)
-    return torch.cat(feats)
+    """float32 ``(N, D)`` features of every item, in dataset order (one rank, CPU)."""
+    return embed_indices(method, dataset, range(len(dataset)), batch_size=batch_size)[1]
 
 
 def embed_indices(method: Any, dataset: Any, indices: Any, *, batch_size: int = 256,
