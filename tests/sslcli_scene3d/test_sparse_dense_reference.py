@@ -2,7 +2,8 @@
 
 float64, random voxels in 16³–32³ grids, batch 2: SubM, down (k2 s2) and inverse convs equal
 ``conv3d``/``conv_transpose3d`` on the densified input (1e-12), with the same output voxels,
-and their input and weight gradients equal the dense ones (1e-10). Also: kernel maps are
+and their input and weight gradients equal the dense ones (1e-10), also with the CPU
+executor's destination blocks shrunk to 97 rows (dozens of blocks per map). Also: kernel maps are
 cached per ``indice_key``; a visible subset's restricted maps equal maps built from it.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from sslcli_scene3d.sparse import executor
 from sslcli_scene3d.sparse import kernel_map as km
 from sslcli_scene3d.sparse.executor import sparse_conv
 from sslcli_scene3d.sparse.hierarchy import VoxelHierarchy, down_key, subm_key
@@ -67,6 +69,17 @@ def test_subm_equals_dense(seed: int, size: int, density: float) -> None:
                                                                     conv.bias])
     for ours, theirs in ((gx, rx), (gw, rw), (gb, rb)):
         torch.testing.assert_close(ours, theirs, rtol=0, atol=1e-10)
+
+
+def test_small_blocks_equal_dense(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(executor, "_BLOCK_VALUES", 1)
+    monkeypatch.setattr(executor, "_MIN_BLOCK_ROWS", 97)
+    coords = random_voxels(3, 32, 0.05)
+    kmap = km.subm_map(coords)
+    _, _, blocks = executor._plan(kmap, "out", 5, torch.device("cpu"))
+    assert len({a for _, a, _ in blocks}) > 1 and len(blocks) > 26 * (len(coords) // 97)
+    test_subm_equals_dense(3, 32, 0.05)
+    test_down_and_inverse_equal_dense(3, 32, 0.05)
 
 
 @pytest.mark.parametrize(("seed", "size", "density"), CASES)

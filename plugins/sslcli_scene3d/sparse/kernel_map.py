@@ -18,7 +18,8 @@ A map lists, per kernel offset ``o`` (in the "KRSC" order of the weight, x slowe
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -53,6 +54,8 @@ class KernelMap:
     identity: int | None = None
     in_shape: tuple[int, ...] | None = None
     out_shape: tuple[int, ...] | None = None
+    plans: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+    """Execution plans derived from the pairs, cached by the executor (not part of the map)."""
 
     @property
     def n_in(self) -> int:
