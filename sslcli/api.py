@@ -185,7 +185,12 @@ class MethodSpec:
             "optim": {"name": "adamw", "lr": 1e-3}}``; they override schema defaults and
             are overridden by a config file and by flags.
         tiny: Overrides that make the method run in seconds (conformance kit, tests).
-        capabilities: ``needs_index``, ``find_unused_parameters``, ``sync_bn``.
+        capabilities: ``needs_index``, ``find_unused_parameters``, ``sync_bn``,
+            ``min_batch_size`` (default 2: in-batch negatives or statistics; 1 for a method
+            whose loss is per item).
+        example_data: The data ``pretrain`` uses without ``--data`` when the modality's
+            example does not suit the method (e.g. one that needs camera frames); ``None``
+            = the modality's.
         description: One line for listings.
     """
 
@@ -199,6 +204,7 @@ class MethodSpec:
     defaults: dict[str, Any] = field(default_factory=dict)
     tiny: dict[str, Any] = field(default_factory=dict)
     capabilities: Mapping[str, Any] = field(default_factory=dict)
+    example_data: Callable[[], Path] | None = None
     description: str = ""
 
     def contract_errors(self) -> list[str]:
@@ -212,7 +218,21 @@ class MethodSpec:
             errors.append(f"method {self.name!r}: build must be callable")
         if not isinstance(self.params_schema, dict):
             errors.append(f"method {self.name!r}: params_schema must be a dict")
+        if self.example_data is not None and not callable(self.example_data):
+            errors.append(f"method {self.name!r}: example_data must be callable")
+        least = self.capabilities.get("min_batch_size", 2)
+        if not isinstance(least, int) or isinstance(least, bool) or least < 1:
+            errors.append(f"method {self.name!r}: capabilities.min_batch_size must be an "
+                          f"integer ≥ 1, got {least!r}")
         return errors
+
+
+def default_data(modality: Modality, method: MethodSpec | None = None) -> Path | None:
+    """The data a run of ``method`` uses without ``--data``: the method's example, else the
+    modality's, else ``None``."""
+    source = (method.example_data if method is not None and method.example_data is not None
+              else modality.example_data)
+    return None if source is None else Path(source())
 
 
 @dataclass

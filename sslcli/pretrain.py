@@ -138,7 +138,7 @@ def pretrain_cmd(ctx: click.Context, **opts: Any) -> None:
     from sslcli.run_folder import RunFolder, default_run_name
 
     modality = registry.modality(cfg["modality"])
-    data = _data_paths(cfg, modality)
+    data = _data_paths(cfg, modality, method_spec)
     from sslcli.train.dist import env_world_size
 
     if not cfg.get("out") and env_world_size() > 1:
@@ -195,14 +195,17 @@ def _exit_distributed() -> None:
         os._exit(0)
 
 
-def _data_paths(cfg: dict[str, Any], modality: Any) -> list[str]:
+def _data_paths(cfg: dict[str, Any], modality: Any, method_spec: Any) -> list[str]:
     data = cfg.get("data")
     if data is None:
-        if modality.example_data is None:
+        from sslcli.api import default_data
+
+        example = default_data(modality, method_spec)
+        if example is None:
             raise UsageError(
                 f"--data: modality {modality.name!r} ships no example data; pass --data PATH"
             )
-        return [str(modality.example_data())]
+        return [str(example)]
     items = [data] if isinstance(data, str) else list(data)
     if "-" in items:
         from sslcli.inputs import expand_paths

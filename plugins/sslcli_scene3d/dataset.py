@@ -136,12 +136,18 @@ class SceneDataset(SslDataset):
     def describe(self) -> dict[str, Any]:
         hints = [r.voxel_size_hint for r in self.rows if r.voxel_size_hint]
         names = self.class_names()
+        frameless = [r for r in self.rows if r.frames is None]
         return {
             "num_items": len(self),
             "voxel_size_hint": hints[0] if hints else None,
             "class_names": names,
             "num_classes": len(names) if names else None,
             "has_frames": any(r.frames is not None for r in self.rows),
+            # scenes without a frames folder, and where the first is listed (methods that
+            # need frames refuse them before training)
+            "frameless": len(frameless),
+            "frameless_first": ([frameless[0].where, frameless[0].line, frameless[0].scene]
+                                if frameless else None),
             "splits": sorted({r.split for r in self.rows if r.split}),
             "skipped": len(self.skipped),
         }

@@ -64,7 +64,8 @@ def dense_rows(run_dir: str, cfg: dict[str, Any], modality: Any, method: Any, da
     require_point_features(method, method_name, f"protocol '{spec.name}'")
     train, test = dense_split(dataset, held_out, seed)
     if not allow_transductive:
-        check_leakage(cfg, modality, data, dataset, test, run_dir)
+        check_leakage(cfg, modality, data, dataset, test, run_dir,
+                      registry.method(cfg["modality"], cfg["method"]))
     encoders = [("ssl", method)]
     if baseline == "random":
         encoders.append(("random", load_run_method(run_dir, registry, baseline="random")[2]))

@@ -53,21 +53,25 @@ def _label_ids(labels: list[Any]) -> tuple[list[int], list[Any]]:
     return [index[v] for v in labels], classes
 
 
-def _same_data(cfg: dict[str, Any], modality: Any, data: tuple[str, ...]) -> bool:
+def _same_data(cfg: dict[str, Any], modality: Any, data: tuple[str, ...],
+               method_spec: Any = None) -> bool:
     from pathlib import Path
+
+    from sslcli.api import default_data
 
     used = cfg.get("data")
     if used is None:
-        used = [str(modality.example_data())] if modality.example_data else []
+        example = default_data(modality, method_spec)
+        used = [str(example)] if example is not None else []
     used = [used] if isinstance(used, str) else list(used)
     return {Path(p).resolve() for p in used} == {Path(p).resolve() for p in data}
 
 
 def check_leakage(cfg: dict[str, Any], modality: Any, data: tuple[str, ...],
-                  dataset: Any, test: list[int], run_dir: str) -> None:
+                  dataset: Any, test: list[int], run_dir: str, method_spec: Any = None) -> None:
     """Refuse to test on groups the run pretrained on, when evaluating on the run's data."""
     groups = dataset.groups()
-    if groups is None or not _same_data(cfg, modality, data):
+    if groups is None or not _same_data(cfg, modality, data, method_spec):
         return
     seen = set(cfg.get("subjects") or groups) - set(cfg.get("exclude_subjects") or [])
     leaked = sorted({groups[i] for i in test} & seen)
@@ -122,7 +126,8 @@ def evaluate_run(run_dir: str, data: tuple[str, ...], spec: Any, registry: Any, 
     else:
         train, test = split_rows(dataset, labels, use_groups, seed)
     if not allow_transductive:
-        check_leakage(cfg, modality, data, dataset, test, run_dir)
+        check_leakage(cfg, modality, data, dataset, test, run_dir,
+                      registry.method(cfg["modality"], cfg["method"]))
     groups = dataset.groups()
     params: dict[str, Any] = {"label_kind": "value" if values else "class"}
     if spec.name == "knn":

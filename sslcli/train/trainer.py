@@ -136,6 +136,11 @@ def train(*, cfg: dict[str, Any], modality: Any, method_spec: Any, run: RunFolde
     batch_size, accumulate, n = t["batch_size"], t["accumulate"], len(dataset)
     if batch_size is None:
         raise UsageError("trainer.batch_size: expected a batch size (the method declares none)")
+    least = int(method_spec.capabilities.get("min_batch_size", 2))
+    if batch_size < least:
+        raise UsageError(f"trainer.batch_size: expected ≥ {least} for method "
+                         f"{method_spec.name!r} (in-batch negatives or statistics), got "
+                         f"{batch_size}")
     if batch_size % world:
         raise UsageError(f"trainer.batch_size: expected a multiple of the world size {world}, "
                          f"got {batch_size}")

@@ -16,7 +16,7 @@ from sslcli_scene3d.methods.gaussian2scene import Gaussian2Scene, Stage2Start, b
 from sslcli_scene3d.methods.gaussian2scene_spec import method_spec, params_schema
 
 from sslcli.config import schema_defaults
-from sslcli.errors import UsageError
+from sslcli.errors import InputError, UsageError
 
 SMALL = {"points": 512, "tokens": 32, "group_size": 8, "samples_per_scene": 2,
          "image_width": 64, "image_height": 48, "dim": 32, "heads": 2, "ffn": 32, "depth": 1,
@@ -89,8 +89,16 @@ def test_frameless_scenes_embed_and_stage1_is_points_only():
     assert float(view["has_image"].sum()) == 0
     assert method.embed(_collate(method, [method.eval_transform(autzen[i])
                                           for i in range(2)])).shape == (2, 64)
-    stage2 = build(params(stage=2), autzen.describe())
-    with pytest.raises(Exception, match="posed"):
+    # stage 2 refuses frameless scenes before training, naming the first one's manifest line
+    with pytest.raises(InputError) as refused:
+        build(params(stage=2), autzen.describe())
+    assert str(refused.value) == (
+        f"{example_data() / 'manifest.jsonl'}:1: frames: expected posed RGB-D frames for every "
+        "scene (gaussian2scene stage 2 renders them), got 8 of 8 scenes without, the first "
+        "'autzen_t0'")
+    assert refused.value.code == "content.no_frames"
+    stage2 = build(params(stage=2), {**autzen.describe(), "frameless": 0})
+    with pytest.raises(InputError, match="posed"):  # and a scene's sample still says so
         stage2.transform(autzen[0], np.random.default_rng(0))
 
 
@@ -182,3 +190,23 @@ def test_check14_cpu_size_300_steps(room, tmp_path):
     """Check 14 at the spec's CPU sizes (the schema defaults), 300 steps per stage."""
     p = {**schema_defaults(params_schema()), "backend": {"raster": "torch"}}
     _check14(room, tmp_path, p, 300, 300, 1e-3)
+
+
+def test_pretrain_without_data_trains_on_the_living_room(tmp_path):
+    """No --data: the method's own example (frames; autzen has none), one scene per batch."""
+    import json
+
+    from sslcli.config import to_yaml
+    from sslcli.testing import invoke
+
+    config = tmp_path / "g2s.yaml"
+    config.write_text(to_yaml({"params": {**SMALL, "samples_per_scene": 1, "views": 1}}))
+    run = tmp_path / "run"
+    result = invoke(["pretrain", "--modality", "scene3d", "--method", "gaussian2scene",
+                     "--config", str(config), "--steps", "2", "--log-every", "1",
+                     "--workers", "0", "--device", "cpu", "--out", str(run)])
+    assert result.exit_code == 0, result.stderr
+    info = json.loads((run / "encoder.json").read_text())
+    assert info["dataset_info"]["num_items"] == 1  # the living room, batch 1
+    rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert sum("loss" in r and "event" not in r for r in rows) == 2

@@ -73,3 +73,16 @@ def test_fp16_on_cpu_is_refused(tmp_path, toy_csv):
                      "--precision", "fp16"])
     assert result.exit_code == 2 and "expected auto, fp32 or bf16 on CPU, got fp16" in result.stderr
     assert not (tmp_path / "r").exists()  # refused before the run folder is made
+
+
+def test_batch_below_the_method_minimum_is_refused(tmp_path, toy_csv):
+    # the schema accepts 1 (per-item losses); SimCLR's in-batch negatives need 2
+    result = invoke(["pretrain", "--modality", "vectors", "--data", str(toy_csv), "--out",
+                     str(tmp_path / "r"), "--steps", "2", "--workers", "0", "--batch-size", "1"])
+    assert result.exit_code == 2, result.stderr
+    assert ("trainer.batch_size: expected ≥ 2 for method 'simclr' (in-batch negatives or "
+            "statistics), got 1") in result.stderr
+    assert "Traceback" not in result.stderr
+    result = invoke(["pretrain", "--modality", "vectors", "--data", str(toy_csv), "--out",
+                     str(tmp_path / "s"), "--steps", "2", "--workers", "0", "--batch-size", "0"])
+    assert result.exit_code == 2 and "trainer.batch_size: expected ≥ 1" in result.stderr

@@ -277,4 +277,11 @@ def build(params: dict[str, Any], dataset_info: dict[str, Any]) -> Gaussian2Scen
     if int(params["decoder_dim"]) % 4:
         raise UsageError(f"params.decoder_dim: expected a multiple of 4 (2-D sin-cos "
                          f"positions), got {params['decoder_dim']}")
+    frameless = int(dataset_info.get("frameless") or 0)
+    if int(params["stage"]) == 2 and frameless:
+        where, line, scene = dataset_info.get("frameless_first") or ("--data", None, "?")
+        raise InputError(where, "frames", "posed RGB-D frames for every scene (gaussian2scene "
+                         "stage 2 renders them)", f"{frameless} of "
+                         f"{dataset_info.get('num_items', '?')} scenes without, the first "
+                         f"{scene!r}", "content.no_frames", line=line)
     return Gaussian2Scene(params, dataset_info)

@@ -131,22 +131,21 @@ def build(params: dict[str, Any], dataset_info: dict[str, Any]) -> Any:
 def method_spec() -> MethodSpec:
     """The ``gaussian2scene`` method of the ``scene3d`` modality.
 
-    ``spec.example_data`` (set as an attribute; the core is asked to read it) names the
-    living room, which has the posed frames this method needs; ``tiny`` also points
-    ``data`` at it so the conformance kit trains on frames today.
+    Its ``example_data`` is the living room, which has the posed frames this method needs
+    (autzen, the modality's example, has none): ``sslcli pretrain --modality scene3d --method
+    gaussian2scene`` without ``--data`` trains on it. The loss is per sample, so a batch may
+    hold one scene.
     """
-    spec = MethodSpec(
+    return MethodSpec(
         name="gaussian2scene", modality="scene3d", build=build, paper=PAPER,
         params_schema=params_schema(),
-        # stage 1 [UniPre3D/PiMAE, *inf*]: AdamW 1e-3, wd 0.05, cosine; CPU: 2 scenes per
-        # batch (the core's minimum) × samples_per_scene frames, 300 epochs
-        defaults={"trainer": {"batch_size": 2, "epochs": 300, "log_every": 10},
+        # stage 1 [UniPre3D/PiMAE, *inf*]: AdamW 1e-3, wd 0.05, cosine; CPU: 1 scene per
+        # batch × samples_per_scene frames, 300 epochs
+        defaults={"trainer": {"batch_size": 1, "epochs": 300, "log_every": 10},
                   "optim": {"name": "adamw", "lr": 1e-3, "weight_decay": 0.05},
                   "schedule": {"name": "cosine"}},
-        # the core wants batch_size >= 2 and at least that many items: the one-scene example
-        # is listed twice (two independent draws per step) until it accepts 1
-        tiny={"data": [str(livingroom())] * 2,
-              "trainer": {"batch_size": 2, "steps": 12, "log_every": 1, "workers": 0,
+        tiny={"data": [str(livingroom())],
+              "trainer": {"batch_size": 1, "steps": 12, "log_every": 1, "workers": 0,
                           "ckpt_every": 1000},
               "optim": {"lr": 2e-3},
               "params": {"points": 512, "tokens": 32, "group_size": 8, "samples_per_scene": 1,
@@ -156,9 +155,9 @@ def method_spec() -> MethodSpec:
                          "render_width": 40, "render_height": 30, "head_hidden": 32,
                          "backend": {"raster": "torch"}}},
         capabilities={"needs_index": False, "find_unused_parameters": True, "sync_bn": False,
-                      "gpu_kernels": {"gsplat": "cpu-fallback"}, "needs_frames": True},
+                      "gpu_kernels": {"gsplat": "cpu-fallback"}, "needs_frames": True,
+                      "min_batch_size": 1},
+        example_data=livingroom,
         description="[inf] dual-branch point/image MAE, then 3D Gaussians rendered against "
                     "the RGB frames (stage 1|2); no paper-parity claim",
     )
-    spec.example_data = livingroom  # type: ignore[attr-defined]
-    return spec

@@ -106,7 +106,9 @@ def method_spec() -> MethodSpec:
         tiny={"trainer": {"batch_size": 2, "steps": 16, "log_every": 1, "workers": 0},
               "optim": {"lr": 3e-3},
               "params": {"arch": "tiny", "view_points": 1500, "drop_path": 0.0}},
-        capabilities={"needs_index": False, "find_unused_parameters": False, "sync_bn": False},
+        # the loss is per voxel of each scene: a batch may hold one scene
+        capabilities={"needs_index": False, "find_unused_parameters": False, "sync_bn": False,
+                      "min_batch_size": 1},
         description="masked scene modeling: HUNet student on masked crops regresses an EMA "
                     "teacher's multi-level features",
     )
