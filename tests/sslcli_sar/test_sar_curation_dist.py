@@ -6,7 +6,8 @@ Rows are split unevenly between the ranks (rank 0 takes the first 45 %). Compare
 process on all rows: the same k-means++ picks (bit-equal centres), the same subset S and picks,
 the same per-row leaves, centroids within 1e-6. Cases: the ring toy (check 5 setup with
 m = 2 resampling steps to keep the test short) and 20 k synthetic 32-d rows (fit subset of
-12 k, PCA to 16, auto levels).
+12 k, PCA to 16, auto levels). Also: the callback's cross-rank check stops a refresh whose
+subsets differ between ranks.
 """
 
 from __future__ import annotations
@@ -90,7 +91,16 @@ def _worker(rank: int, world: int, port: int, out_dir: str) -> None:
     tdist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank,
                              world_size=world, timeout=datetime.timedelta(seconds=300))
     try:
-        torch.save(run_cases(rank, world), os.path.join(out_dir, f"rank{rank}.pt"))
+        out = run_cases(rank, world)
+        from sslcli_sar.methods.curation_callback import _check_ranks_agree
+
+        _check_ranks_agree(torch.arange(5, 50, 3), 0)  # the same subset everywhere: passes
+        try:
+            _check_ranks_agree(torch.arange(5, 50, 3) + rank, 1)  # one id differs per rank
+            out["disagreement"] = None
+        except RuntimeError as exc:
+            out["disagreement"] = str(exc)
+        torch.save(out, os.path.join(out_dir, f"rank{rank}.pt"))
     finally:
         tdist.destroy_process_group()
 
@@ -140,3 +150,11 @@ def test_refresh_512d_logs_phases_and_stays_small(results):
         assert set(stats["seconds"]) == {"pca", "kmeans", "assign", "sample"}
         assert got["refresh512"]["centroids"][0].shape[1] == 256
         assert got["peak_rss_bytes"] < 2 * 1024**3
+
+
+def test_ranks_holding_different_subsets_stop_the_run(results):
+    ranks, _ = results
+    for got in ranks:
+        assert got["disagreement"] is not None
+        assert got["disagreement"].startswith("curation refresh 1: the ranks hold different "
+                                              "subsets")

@@ -108,7 +108,10 @@ class CuratedDINO(Method):
         head = self.student_head
         z = F.normalize(head.mlp(feats), dim=-1, eps=1e-12)
         weight = head.last_layer.weight
-        return feats, F.linear(z, weight.detach() if frozen else weight)
+        if frozen:  # zero gradient, but in the graph: DDP needs every parameter in the loss;
+            # the weight decay v still gets is invisible through the norm (W = v/‖v‖)
+            weight = weight.detach() + 0.0 * weight
+        return feats, F.linear(z, weight)
 
     def forward(self, batch: dict[str, Any]) -> StepOutput:
         """DINO loss of a batch of multi-crop views."""

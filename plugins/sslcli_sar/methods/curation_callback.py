@@ -150,6 +150,7 @@ class CurationCallback(Callback):
                                                           4000 + j)), {}
             else:
                 subset, record = self._refresh(ctx, j, seed)
+            _check_ranks_agree(subset, j)
             self._log(ctx, j, subset, previous, record)
             self.j, self.subset = j, subset
         return self.subset.tolist()
@@ -223,3 +224,22 @@ class CurationCallback(Callback):
             wv1 = sum(1 for i in subset.tolist() if str(names[i]).upper() == "WV1")
             event["share/wv1"] = wv1 / max(len(subset), 1)
         ctx.log(event)
+
+
+def _check_ranks_agree(subset: torch.Tensor, j: int) -> None:
+    """Every rank must train on the same S_j: compare (size, two id checksums) over ranks.
+
+    A no-op at world size 1. Disagreement (a rank-local input to the selection) would let
+    each rank draw its batches from a different subset without any other sign.
+    """
+    from sslcli_sar.curation import collectives as coll
+
+    if coll.world()[1] == 1:
+        return
+    ids = subset.to(torch.int64)
+    digest = torch.tensor([ids.numel(), int(ids.sum()),
+                           int(((ids * 2654435761) % 2147483647).sum())], dtype=torch.int64)
+    low, high = coll.all_reduce_max(-digest.clone()).neg(), coll.all_reduce_max(digest.clone())
+    if not torch.equal(low, high):
+        raise RuntimeError(f"curation refresh {j}: the ranks hold different subsets "
+                           f"(size and checksums range {low.tolist()} … {high.tolist()})")
