@@ -141,7 +141,9 @@ def index_command(paths: tuple[str, ...], float_units: str, spacing: float | Non
 @click.option("--format", "fmt", type=click.Choice(["npy", "tif"]), default="npy",
               help="npy: float16 stacks; tif: float32 GeoTIFF per tile.")
 @click.option("--shard-size", type=int, default=4096, help="Rows per .npy stack.")
-@click.option("--workers", type=int, default=0, help="Worker processes (0 = in process).")
+@click.option("--workers", type=click.IntRange(min=0), default=0,
+              help="Processes that read and calibrate records (0 = in process); the output "
+                   "is the same.")
 @click.option("--shard", default="0/1", help="i/n: every n-th record from i "
               "(manifest-i-of-n.jsonl), for SLURM arrays, Ray or Dask.")
 def preprocess_command(manifest: str, out: Path, units: str, spacing: float, size: int,
@@ -160,7 +162,7 @@ def preprocess_command(manifest: str, out: Path, units: str, spacing: float, siz
                          "terminal)")
     summary = run(read_manifest(manifest), out, units=units, spacing=spacing, size=size,
                   layout=layout, denoise=denoise, fmt=fmt, shard_size=shard_size,
-                  shard=(i, n))
+                  shard=(i, n), workers=workers)
     click.echo(f"preprocessed {summary['records']} record(s) into {summary['tiles']} tile(s)",
                err=True)
 

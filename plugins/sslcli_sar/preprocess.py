@@ -8,13 +8,17 @@ uncalibrated). Tile records are re-tiled (σ0 tiles with a known finer spacing a
 area-averaged in linear intensity). Output: float16 ``.npy`` stacks of ``shard_size`` rows plus
 ``index`` fields, or float32 GeoTIFFs without CRS; ``manifest.jsonl`` (``manifest-i-of-n.jsonl``
 with ``shard=(i, n)``: every n-th record from i) and ``stats.json`` (μ, s of §1) for unsharded
-runs.
+runs. ``workers`` > 0 reads, calibrates and multilooks records in that many processes (at most
+2 × workers records in flight, results written in manifest order, so the output is the same
+as in process).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -90,10 +94,40 @@ def crops(image: np.ndarray, size: int, layout: str) -> list[np.ndarray]:
             for c in range(0, w - size + 1, size)]
 
 
+def _prepare(pair: tuple[dict[str, Any], Path | None], *, units: str, spacing: float,
+             size: int, layout: str, denoise: bool
+             ) -> tuple[dict[str, Any], list[np.ndarray], str, float | None]:
+    """(record, its tiles, their units, their spacing): the per-record work of :func:`run`."""
+    rec, base = pair
+    if rec.get("kind") == "slc_imagette":
+        image = slc_sigma0(rec, base, denoise, spacing, units)
+        return rec, crops(image, size, layout), units, spacing
+    image = tile_values(rec, base, spacing)
+    return rec, crops(image, size, layout), rec["units"], rec.get("pixel_spacing_m")
+
+
+def _in_order(fn: Callable[[Any], Any], items: Iterable[Any], workers: int) -> Iterator[Any]:
+    """``map(fn, items)``; with workers > 0 in a process pool, ≤ 2·workers items in flight."""
+    if workers <= 0:
+        yield from map(fn, items)
+        return
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        pending: deque[Any] = deque()
+        for item in items:
+            pending.append(pool.submit(fn, item))
+            if len(pending) >= 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
 def run(records: Iterable[tuple[dict[str, Any], Path | None]], out: Path, *,
         units: str = "sigma0_db", spacing: float = 50.0, size: int = 256,
         layout: str = "center", denoise: bool = False, fmt: str = "npy",
-        shard_size: int = 4096, shard: tuple[int, int] = (0, 1)) -> dict[str, Any]:
+        shard_size: int = 4096, shard: tuple[int, int] = (0, 1),
+        workers: int = 0) -> dict[str, Any]:
     """Preprocess records into ``out``; returns a summary (records, tiles, files, stats)."""
     out.mkdir(parents=True, exist_ok=True)
     i, n = shard
@@ -111,18 +145,11 @@ def run(records: Iterable[tuple[dict[str, Any], Path | None]], out: Path, *,
             files += 1
             buffer = []
 
-    for k, (rec, base) in enumerate(records):
-        if k % n != i:
-            continue
+    mine = (pair for k, pair in enumerate(records) if k % n == i)
+    prepare = partial(_prepare, units=units, spacing=spacing, size=size, layout=layout,
+                      denoise=denoise)
+    for rec, parts, out_units, rec_spacing in _in_order(prepare, mine, workers):
         seen += 1
-        if rec.get("kind") == "slc_imagette":
-            image, out_units, rec_spacing = slc_sigma0(rec, base, denoise, spacing, units), \
-                units, spacing
-        else:
-            image = tile_values(rec, base, spacing)
-            out_units = rec["units"]
-            rec_spacing = rec.get("pixel_spacing_m")
-        parts = crops(image, size, layout)
         for r, tile in enumerate(parts):
             tid = rec["id"] if layout == "center" or size == 0 else f"{rec['id']}#{r}"
             row: dict[str, Any] = {"id": tid, "kind": "tile", "units": out_units}

@@ -86,3 +86,21 @@ def test_robust_stats_by_hand() -> None:
     many = [np.full((1, 1), float(i)) for i in range(20000)]
     assert robust_stats(many, seed=0) == robust_stats(many, seed=0)
     assert robust_stats(many, seed=0) != robust_stats(many, seed=1)
+
+
+def test_workers_give_the_same_output(manifest: Path, tmp_path: Path) -> None:
+    outs = {}
+    for workers in ("0", "2"):
+        out = tmp_path / f"w{workers}"
+        result = invoke(["sar", "preprocess", "--manifest", str(manifest), "--out", str(out),
+                         "--size", "4", "--spacing", "20", "--layout", "grid", "--workers",
+                         workers])
+        assert result.exit_code == 0, result.stderr
+        outs[workers] = out
+    assert (outs["0"] / "manifest.jsonl").read_text() == (outs["2"] / "manifest.jsonl").read_text()
+    assert (outs["0"] / "stats.json").read_text() == (outs["2"] / "stats.json").read_text()
+    stacks = sorted(p.name for p in outs["0"].glob("*.npy"))
+    assert stacks and stacks == sorted(p.name for p in outs["2"].glob("*.npy"))
+    for name in stacks:
+        assert np.array_equal(np.load(outs["0"] / name), np.load(outs["2"] / name))
+    assert len(_rows(outs["0"] / "manifest.jsonl")) > 2  # grid: several tiles per record
