@@ -134,7 +134,9 @@ def run(records: Iterable[tuple[dict[str, Any], Path | None]], out: Path, *,
     tag = "" if n == 1 else f"-{i}-of-{n}"
     rows: list[dict[str, Any]] = []
     buffer: list[np.ndarray] = []
-    tiles_for_stats: list[np.ndarray] = []
+    from sslcli_sar.stats import StreamStats
+
+    sample = StreamStats(limit=10000, seed=0)
     files = 0
     seen = 0
 
@@ -168,19 +170,17 @@ def run(records: Iterable[tuple[dict[str, Any], Path | None]], out: Path, *,
             row.update({f: rec[f] for f in CARRY if f in rec})
             row.update({f: v for f, v in rec.items() if f.startswith(("label_", "x_"))})
             rows.append(row)
-            if len(tiles_for_stats) < 10000:
-                stored = tile.astype(np.float16) if fmt == "npy" else tile  # what is read back
-                tiles_for_stats.append(to_model_units(stored, out_units))
+            stored = tile.astype(np.float16) if fmt == "npy" else tile  # what is read back
+            sample.add(to_model_units(stored, out_units))
     flush()
     (out / f"manifest{tag}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows),
                                               encoding="utf-8")
     summary: dict[str, Any] = {"records": seen, "tiles": len(rows), "files": files}
     if n == 1 and rows:
-        from sslcli_sar.stats import robust_stats
-
-        mu, s = robust_stats(tiles_for_stats, limit=10000, seed=0)
-        stats = {"mu": mu, "s": s, "units": rows[0]["units"], "tiles": len(tiles_for_stats),
-                 "rule": "median, 1.4826*MAD over <= 10000 seeded tiles"}
+        mu, s = sample.result()
+        stats = {"mu": mu, "s": s, "units": rows[0]["units"], "tiles": len(sample.kept),
+                 "rule": "median, 1.4826*MAD of <= 4096 pixels of each of <= 10000 seeded "
+                         "random tiles"}
         (out / "stats.json").write_text(json.dumps(stats, indent=1) + "\n", encoding="utf-8")
         summary["stats"] = stats
     return summary

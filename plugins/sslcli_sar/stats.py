@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 MAD_TO_SIGMA = 1.4826
+PIXELS_PER_IMAGE = 4096  # a seeded subsample of each tile bounds memory [ours]
 
 
 def pick(n: int, limit: int = 10000, seed: int = 0) -> np.ndarray:
@@ -36,14 +37,52 @@ def robust_stats(images: Iterable[np.ndarray] | Sequence[np.ndarray], limit: int
     if not chosen:
         raise ValueError("robust_stats: no images")
     rng = np.random.default_rng([seed, 7])
-    parts = []
-    for x in chosen:
-        v = np.asarray(x, dtype=np.float64).ravel()
-        v = v[np.isfinite(v)]
-        if pixels_per_image is not None and v.size > pixels_per_image:
-            v = v[rng.choice(v.size, pixels_per_image, replace=False)]
-        parts.append(v)
+    return _median_mad([_finite_sample(x, rng, pixels_per_image) for x in chosen])
+
+
+def _finite_sample(x: np.ndarray, rng: np.random.Generator, pixels: int | None) -> np.ndarray:
+    v = np.asarray(x, dtype=np.float64).ravel()
+    v = v[np.isfinite(v)]
+    if pixels is not None and v.size > pixels:
+        v = v[rng.choice(v.size, pixels, replace=False)]
+    return v
+
+
+def _median_mad(parts: list[np.ndarray]) -> tuple[float, float]:
     values = np.concatenate(parts)
     mu = float(np.median(values))
-    s = float(MAD_TO_SIGMA * np.median(np.abs(values - mu)))
-    return mu, s
+    return mu, float(MAD_TO_SIGMA * np.median(np.abs(values - mu)))
+
+
+class StreamStats:
+    """:func:`robust_stats` over a stream of unknown length in bounded memory.
+
+    Keeps a seeded uniform sample of ≤ ``limit`` images (reservoir sampling, algorithm R with
+    ``default_rng([seed, 11])``), each reduced on arrival to ≤ ``pixels`` of its finite pixels
+    (float32): at most limit × pixels values (164 MB at the defaults) however long the stream.
+    """
+
+    def __init__(self, limit: int = 10000, seed: int = 0,
+                 pixels: int | None = PIXELS_PER_IMAGE) -> None:
+        self.limit, self.pixels, self.seen = limit, pixels, 0
+        self.kept: list[np.ndarray] = []
+        self._pick = np.random.default_rng([seed, 11])
+        self._pixels = np.random.default_rng([seed, 7])
+
+    def add(self, image: np.ndarray) -> None:
+        """Offer one image to the sample."""
+        self.seen += 1
+        slot = (len(self.kept) if len(self.kept) < self.limit
+                else int(self._pick.integers(0, self.seen)))
+        if slot < self.limit:
+            sample = _finite_sample(image, self._pixels, self.pixels).astype(np.float32)
+            if slot == len(self.kept):
+                self.kept.append(sample)
+            else:
+                self.kept[slot] = sample
+
+    def result(self) -> tuple[float, float]:
+        """(μ, s) of the kept pixels."""
+        if not self.kept:
+            raise ValueError("robust_stats: no images")
+        return _median_mad([k.astype(np.float64) for k in self.kept])

@@ -104,3 +104,24 @@ def test_workers_give_the_same_output(manifest: Path, tmp_path: Path) -> None:
     for name in stacks:
         assert np.array_equal(np.load(outs["0"] / name), np.load(outs["2"] / name))
     assert len(_rows(outs["0"] / "manifest.jsonl")) > 2  # grid: several tiles per record
+
+
+def test_stream_stats_sample_uniformly_in_bounded_memory() -> None:
+    from sslcli_sar.stats import StreamStats
+
+    small = [np.random.default_rng(i).normal(i, 1.0, (8, 8)) for i in range(5)]
+    stream = StreamStats(limit=10)
+    for x in small:
+        stream.add(x)
+    assert stream.result() == pytest.approx(robust_stats(small), abs=1e-5)  # all kept
+    # 2 000 constant images valued 0…1999, 50 kept: an even draw over the whole stream
+    runs = []
+    for seed in (0, 0, 1):
+        stream = StreamStats(limit=50, seed=seed, pixels=16)
+        for v in range(2000):
+            stream.add(np.full((8, 8), float(v)))
+        assert len(stream.kept) == 50 and all(k.size == 16 for k in stream.kept)
+        runs.append(sorted(float(k[0]) for k in stream.kept))
+    assert runs[0] == runs[1] != runs[2]
+    for kept in runs:
+        assert 700 < np.mean(kept) < 1300 and max(kept) > 1500 and min(kept) < 500

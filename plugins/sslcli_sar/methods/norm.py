@@ -11,10 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from sslcli_sar.stats import robust_stats
+from sslcli_sar.stats import PIXELS_PER_IMAGE, robust_stats
 
 MAX_ITEMS = 10_000
-PIXELS_PER_ITEM = 4096  # a seeded subsample of each tile bounds memory [ours]
 
 
 class _Images(Sequence):
@@ -36,5 +35,5 @@ def dataset_stats(dataset: Any, seed: int = 0) -> tuple[float, float]:
     if stats:
         return float(stats[0]), float(stats[1])
     mu, s = robust_stats(_Images(dataset), limit=MAX_ITEMS, seed=seed,
-                         pixels_per_image=PIXELS_PER_ITEM)
+                         pixels_per_image=PIXELS_PER_IMAGE)
     return mu, s if s > 0 else 1.0
