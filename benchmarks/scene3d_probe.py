@@ -13,6 +13,8 @@ Usage::
     python benchmarks/scene3d_probe.py [--arch hunet-s] [--steps 300] [--seeds 0,1,2]
         [--view-points 4000] [--threads 2] [--protocols point-knn,point-linear]
 
+``--protocols`` entries may name a recipe: ``point-linear:paper`` (``--recipe paper``).
+
 Prints one line per seed and protocol and the means, writes ``benchmarks/results/
 scene3d_probe.json`` (rewritten after every seed). Pretraining runs in-process through the CLI
 (``sslcli.testing.invoke``). Cost on one CPU thread: hunet-s pretraining ~1.2 s a step; the
@@ -61,8 +63,10 @@ def one_seed(args: argparse.Namespace, data: Path, seed: int, tmp: Path) -> dict
     out = {"seed": seed, "pretrain_s": time.perf_counter() - t0,
            "loss_first": losses[0], "loss_last": losses[-1]}
     for protocol in args.protocols.split(","):
+        name, _, recipe = protocol.partition(":")  # point-linear:paper = --recipe paper
         result = invoke(["evaluate", "--run", str(run), "--data", str(data), "--protocol",
-                         protocol, "--baseline", "random", "--json"])
+                         name, "--baseline", "random", "--json",
+                         *(["--recipe", recipe] if recipe else [])])
         if result.exit_code != 0:
             sys.exit(f"evaluate {protocol} (seed {seed}) failed:\n{result.stderr[-3000:]}")
         rows = {r["encoder"]: r for r in json.loads(result.stdout)}

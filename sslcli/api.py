@@ -273,12 +273,15 @@ class ProtocolSpec:
         name: ``knn``, ``linear``, or a plugin's own (``point-linear``).
         run: ``run(train_X, train_y, test_X, test_y, params) -> dict`` of metrics.
         label_kinds: Label kinds it accepts (``class``, ``value``, ``point-class``).
+        recipes: Names ``sslcli evaluate --recipe`` accepts for it (the first is the
+            default); ``run`` finds the chosen one in ``params["recipe"]``. Empty = none.
         description: One line for listings.
     """
 
     name: str
     run: Callable[..., dict[str, Any]]
     label_kinds: tuple[str, ...] = ("class",)
+    recipes: tuple[str, ...] = ()
     description: str = ""
 
     def contract_errors(self) -> list[str]:

@@ -10,7 +10,9 @@ the other scenes, ignored points (−1) already dropped. ``params`` carries
 
 - ``point-linear``: the core linear probe (:func:`sslcli.eval.linear.linear_predict`:
   standardised features, L-BFGS multinomial logistic regression, λ chosen on a
-  scene-grouped 20 % split of the training points) [paper T15 protocol, core probe].
+  scene-grouped 20 % split of the training points) [paper T15 protocol, core probe];
+  ``--recipe paper``: the paper's Linear + CE head trained by AdamW over batches of scenes
+  (:mod:`sslcli_scene3d.linear_recipe`).
 - ``point-knn`` *inf*: L2-normalised training features, at most :data:`MAX_PER_SCENE`
   per scene (seeded), cosine k-NN (k 1 by default; ``--k``, ``--metric l2``) by chunked
   matmul top-k (:func:`sslcli.eval.knn.knn_predict`).
@@ -61,10 +63,15 @@ def point_linear(train_x: Any, train_y: Any, test_x: Any, test_y: Any,
     xtr, ytr, groups = _labelled(train_x, train_y, params.get("groups"))
     xte, yte, _ = _labelled(test_x, test_y)
     num_classes = _classes(params, ytr, yte)
+    if params.get("recipe") == "paper":
+        from sslcli_scene3d.linear_recipe import EPOCHS, fit_predict
+
+        pred = fit_predict(xtr, ytr, groups, xte, num_classes, seed=int(params.get("seed") or 0))
+        return _report(yte, pred, num_classes, params, recipe="paper", epochs=EPOCHS)
     pred, lam = linear_predict(xtr, ytr, xte, num_classes=num_classes, groups=groups,
                                seed=int(params.get("seed") or 0),
                                lambdas=tuple(params.get("lambdas") or LAMBDAS))
-    return _report(yte, pred, num_classes, params, **{"lambda": lam})
+    return _report(yte, pred, num_classes, params, recipe="core", **{"lambda": lam})
 
 
 def cap_per_group(groups: list[Any] | None, n: int, cap: int, seed: int) -> Any:
@@ -107,8 +114,10 @@ def sslcli_protocols() -> list[ProtocolSpec]:
     """``point-linear`` and ``point-knn``: per-point semantic probes (mIoU)."""
     return [
         ProtocolSpec(name="point-linear", run=point_linear, label_kinds=("point-class",),
+                     recipes=("core", "paper"),
                      description="linear probe on per-point features (mIoU; core L-BFGS "
-                                 "logistic regression, scene-grouped λ)"),
+                                 "logistic regression, scene-grouped λ; --recipe paper: "
+                                 "AdamW Linear + CE over batches of scenes)"),
         ProtocolSpec(name="point-knn", run=point_knn, label_kinds=("point-class",),
                      description=f"cosine {KNN_K}-NN on L2-normalised per-point features "
                                  f"(≤ {MAX_PER_SCENE} training points per scene; mIoU)"),

@@ -110,13 +110,16 @@ def write_features(out: str, fmt: str, feats: Any, ids: list[str], ids_file: str
               help="Neighbours for knn [20] and point-knn-like protocols [their own default].")
 @click.option("--metric", type=click.Choice(["cosine", "l2"]), default=None,
               help="Neighbour metric for kNN protocols [cosine].")
+@click.option("--recipe", default=None,
+              help="The protocol's training recipe, for protocols that have several (e.g. "
+                   "point-linear: core, paper) [the protocol's first].")
 @click.option("--seed", type=int, default=0, help="Seed of the split.")
 @click.option("--json", "as_json", is_flag=True, help="JSON on stdout instead of a table.")
 @click.pass_context
 def evaluate_cmd(ctx: click.Context, run_dir: str, data: tuple[str, ...], protocol: str,
                  baseline: str, group_field: bool, test_subjects: tuple[str, ...],
-                 allow_transductive: bool, k: int | None, metric: str | None, seed: int,
-                 as_json: bool) -> None:
+                 allow_transductive: bool, k: int | None, metric: str | None,
+                 recipe: str | None, seed: int, as_json: bool) -> None:
     """Probe frozen features on labelled data; print a table (copy in RUN/eval/).
 
     Per-item protocols (knn, linear) use one feature per item (Method.embed). Protocols
@@ -129,13 +132,20 @@ def evaluate_cmd(ctx: click.Context, run_dir: str, data: tuple[str, ...], protoc
 
     registry = plugin_manager(ctx).registry
     spec = registry.protocol(protocol)
+    recipes = tuple(getattr(spec, "recipes", ()) or ())
+    if recipe is not None and recipe not in recipes:
+        raise UsageError(f"--recipe: expected one of {', '.join(recipes)} for protocol "
+                         f"'{protocol}', got {recipe!r}" if recipes else
+                         f"--recipe: protocol '{protocol}' has no recipes, got {recipe!r}")
     rows = evaluate_run(run_dir, data, spec, registry, baseline=baseline,
                         use_groups=group_field, k=k, seed=seed, open_data=_open_data,
                         test_subjects=parse_names(test_subjects),
-                        allow_transductive=allow_transductive, metric=metric)
+                        allow_transductive=allow_transductive, metric=metric,
+                        recipe=recipe or (recipes[0] if recipes else None))
     eval_dir = Path(run_dir) / "eval"
     eval_dir.mkdir(exist_ok=True)
-    (eval_dir / f"{protocol}.json").write_text(json.dumps(rows, indent=2) + "\n")
+    stem = protocol if recipe is None or recipe == recipes[0] else f"{protocol}-{recipe}"
+    (eval_dir / f"{stem}.json").write_text(json.dumps(rows, indent=2) + "\n")
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return

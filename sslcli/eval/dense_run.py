@@ -48,7 +48,7 @@ def _num_classes(dataset: Any, *arrays: Any) -> tuple[int, list[str] | None]:
 def dense_rows(run_dir: str, cfg: dict[str, Any], modality: Any, method: Any, dataset: Any,
                spec: Any, registry: Any, data: tuple[str, ...], *, baseline: str,
                held_out: list[str] | None, k: int | None, metric: str | None, seed: int,
-               allow_transductive: bool) -> list[dict[str, Any]]:
+               allow_transductive: bool, recipe: str | None = None) -> list[dict[str, Any]]:
     """Rows of ``evaluate`` for a dense protocol (``ssl``; ``random`` and ``difference``)."""
     from sslcli.eval.dense import (
         IGNORE_INDEX,
@@ -84,7 +84,7 @@ def dense_rows(run_dir: str, cfg: dict[str, Any], modality: Any, method: Any, da
                   "class_names": names, "ignore_index": IGNORE_INDEX, "seed": seed,
                   "groups": [groups[i] for i in tr.item.tolist()],
                   "test_groups": [groups[i] for i in te.item.tolist()],
-                  "k": k, "metric": metric,
+                  "k": k, "metric": metric, "recipe": recipe,
                   "feature_mode": str(getattr(model, "feature_mode", None) or "default")}
         metrics = spec.run(tr.x, tr.y, te.x, te.y, params)
         rows.append({"encoder": name, "train": len(tr), "test": len(te),

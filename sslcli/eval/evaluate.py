@@ -86,7 +86,8 @@ def evaluate_run(run_dir: str, data: tuple[str, ...], spec: Any, registry: Any, 
                  baseline: str = "none", use_groups: bool = False, k: int | None = None,
                  seed: int = 0, open_data: Callable[..., Any],
                  test_subjects: list[str] | None = None, allow_transductive: bool = False,
-                 metric: str | None = None) -> list[dict[str, Any]]:
+                 metric: str | None = None,
+                 recipe: str | None = None) -> list[dict[str, Any]]:
     """One row per encoder (``ssl``, and ``random`` with a ``difference`` row).
 
     Test items: those of ``test_subjects``, else of the groups the run held out of
@@ -108,7 +109,7 @@ def evaluate_run(run_dir: str, data: tuple[str, ...], spec: Any, registry: Any, 
 
         return dense_rows(run_dir, cfg, modality, method, dataset, spec, registry, data,
                           baseline=baseline, held_out=held_out, k=k, metric=metric, seed=seed,
-                          allow_transductive=allow_transductive)
+                          allow_transductive=allow_transductive, recipe=recipe)
     if metric is not None and spec.name != "knn":
         raise UsageError(f"--metric: protocol '{spec.name}' takes no metric")
     labels = dataset.labels()
@@ -130,6 +131,8 @@ def evaluate_run(run_dir: str, data: tuple[str, ...], spec: Any, registry: Any, 
                       registry.method(cfg["modality"], cfg["method"]))
     groups = dataset.groups()
     params: dict[str, Any] = {"label_kind": "value" if values else "class"}
+    if recipe is not None:
+        params["recipe"] = recipe
     if spec.name == "knn":
         params["k"] = 20 if k is None else k
         if metric is not None:

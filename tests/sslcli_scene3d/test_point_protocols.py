@@ -115,3 +115,45 @@ def test_point_linear_on_autzen_west_east_lands_near_the_reference(one_thread):
     assert 0.74 <= out["accuracy"] <= 0.78  # reference ≈ 76
     assert set(out) >= {"iou/unclassified", "iou/ground", "balanced_accuracy"}
     assert out["feature_mode"] == "hand-crafted"
+
+
+def test_paper_recipe_learns_a_linear_rule_scene_by_scene():
+    """--recipe paper: AdamW Linear + CE over batches of 8 scenes; seeded; ≈ sklearn's LR."""
+    from sklearn.linear_model import LogisticRegression
+    from sslcli_scene3d.linear_recipe import fit_predict
+
+    g = torch.Generator().manual_seed(0)
+    w = torch.randn(16, 3, generator=g)
+
+    def scenes(n_scenes, offset):
+        x = torch.randn(n_scenes * 400, 16, generator=g)
+        y = (x @ w + 0.3 * torch.randn(len(x), 3, generator=g)).argmax(1)
+        return x, y, [f"s{offset + i // 400}" for i in range(len(x))]
+
+    xtr, ytr, groups = scenes(20, 0)
+    xte, yte, _ = scenes(5, 100)
+    pred = fit_predict(xtr, ytr, groups, xte, 3, seed=1)
+    ours = float((pred == yte).float().mean())
+    ref = float((torch.as_tensor(LogisticRegression(max_iter=2000).fit(
+        xtr.numpy(), ytr.numpy()).predict(xte.numpy())) == yte).float().mean())
+    assert ours >= ref - 0.02 and ours > 0.85, (ours, ref)
+    params = {"num_classes": 3, "groups": groups, "seed": 1, "recipe": "paper"}
+    out = point_linear(xtr, ytr, xte, yte, params)  # the same seeded fit through the protocol
+    assert out["recipe"] == "paper" and out["epochs"] == 200 and "lambda" not in out
+    assert out["accuracy"] == pytest.approx(ours, abs=1e-6)  # float32 mean vs exact count
+
+
+def test_recipe_flag_is_checked_against_the_protocol(tmp_path):
+    from sslcli.testing import invoke
+
+    specs = {s.name: s for s in sslcli_protocols()}
+    assert specs["point-linear"].recipes == ("core", "paper") and not specs["point-knn"].recipes
+    run = str(tmp_path / "no-run")
+    for protocol, recipe, message in (
+            ("point-linear", "fast", "--recipe: expected one of core, paper for protocol "
+                                     "'point-linear', got 'fast'"),
+            ("point-knn", "paper", "--recipe: protocol 'point-knn' has no recipes, got 'paper'"),
+            ("knn", "paper", "--recipe: protocol 'knn' has no recipes, got 'paper'")):
+        result = invoke(["evaluate", "--run", run, "--data", run, "--protocol", protocol,
+                         "--recipe", recipe])
+        assert result.exit_code == 2 and message in result.stderr, result.stderr
