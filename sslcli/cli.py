@@ -215,21 +215,11 @@ def validate_cmd(ctx: click.Context, modality: str, paths: tuple[str, ...], as_j
     is listed, not only the first, as 'FILE[:LINE]: FIELD: expected X, got Y [code]'
     on stderr (or JSON lines on stdout with --json). Exit 2 if there is any error.
     """
-    from sslcli.inputs import check_inputs, expand_paths, is_error
+    from sslcli.inputs import check_inputs, echo_validation, expand_paths
 
     mod = plugin_manager(ctx).registry.modality(modality)
     items = expand_paths(paths)
-    problems = check_inputs(mod, items, strict)
-    for problem in problems:
-        if as_json:
-            click.echo(json.dumps(problem.to_dict(), ensure_ascii=False))
-        else:
-            click.echo(problem.format(), err=True)
-    errors = [p for p in problems if is_error(p, strict)]
-    warnings = len(problems) - len(errors)
-    click.echo(f"{len(items)} path(s) checked: {len(errors)} error(s), {warnings} warning(s)",
-               err=True)
-    if errors:
+    if echo_validation(check_inputs(mod, items, strict), len(items), as_json, strict):
         ctx.exit(EXIT_INPUT)
 
 

@@ -56,6 +56,25 @@ def check_inputs(modality: Modality, paths: list[str], strict: bool = False) -> 
     return problems
 
 
+def echo_validation(problems: list[Problem], n_paths: int, as_json: bool,
+                    strict: bool) -> bool:
+    """Print ``validate``'s report (problem lines on stderr, or JSON lines on stdout, then
+    the count line); True when there is an error (the caller exits 2)."""
+    import json
+
+    import click
+
+    for problem in problems:
+        if as_json:
+            click.echo(json.dumps(problem.to_dict(), ensure_ascii=False))
+        else:
+            click.echo(problem.format(), err=True)
+    errors = [p for p in problems if is_error(p, strict)]
+    click.echo(f"{n_paths} path(s) checked: {len(errors)} error(s), "
+               f"{len(problems) - len(errors)} warning(s)", err=True)
+    return bool(errors)
+
+
 def is_error(problem: Problem, strict: bool) -> bool:
     """Errors always count; warnings count in strict mode."""
     return problem.severity == "error" or strict

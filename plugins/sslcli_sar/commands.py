@@ -67,7 +67,8 @@ def report_problems(problems: list[Problem], skip_bad: bool, report: Path | None
 
 @click.group("sar", context_settings=CONTEXT)
 def sar_group() -> None:
-    """SAR tools: index SAFE products and tiles, preprocess SLCs to σ0 tiles, prune."""
+    """SAR tools: index SAFE products and tiles, preprocess SLCs to σ0 tiles, prune,
+    validate with content options."""
 
 
 _SKIP = click.option("--skip-bad", is_flag=True,
@@ -168,3 +169,4 @@ def preprocess_command(manifest: str, out: Path, units: str, spacing: float, siz
 
 
 from sslcli_sar import prune_command  # noqa: E402,F401  (registers `sar prune` on sar_group)
+from sslcli_sar import validate_command  # noqa: E402,F401  (registers `sar validate`)

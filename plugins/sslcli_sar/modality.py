@@ -38,6 +38,7 @@ ARCHIVE_SUFFIXES = (".zip",)
 FILE_FIELDS = ("path", "annotation", "calibration", "noise")
 INPUTS = "a SAR manifest, a SAFE product, a zip or a raster file"
 TILE_SIZE = 128  # the default preset's (small) tile, for records that declare no size [ours]
+MAX_NODATA = 0.05  # content.nodata above this share of nodata/zero pixels (§3.4)
 
 
 class Checks:
@@ -48,11 +49,14 @@ class Checks:
         full_read: Decode whole rasters instead of a ≤ 512² window.
         tile_size: ``content.too_small`` threshold for records without a declared size.
         pol: Polarisation kept from raw inputs (``any`` to check every file, ``VV`` to train).
+        max_nodata: ``content.nodata`` threshold (share of nodata/zero pixels).
     """
 
     def __init__(self, content: bool = True, full_read: bool = False,
-                 tile_size: int | None = TILE_SIZE, pol: str = "any") -> None:
+                 tile_size: int | None = TILE_SIZE, pol: str = "any",
+                 max_nodata: float = MAX_NODATA) -> None:
         self.content, self.full_read, self.tile_size = content, full_read, tile_size
+        self.max_nodata = max_nodata
         self.pol = pol
         self.units: tuple[str, str] | None = None  # (first tile units, where seen)
         self._indexer: Any = None
@@ -84,7 +88,8 @@ class Checks:
 
         slc = rec.get("kind") == "slc_imagette"
         size = None if slc else self._size(rec, from_manifest)
-        found = content_problems(rec, base, tile_size=size, full_read=self.full_read)
+        found = content_problems(rec, base, tile_size=size, full_read=self.full_read,
+                                 max_nodata=self.max_nodata)
         if slc and not found:
             found += _xml_problems(rec, base, annotation=from_manifest)
         if not found and not slc:
@@ -156,17 +161,18 @@ def _member(path: str) -> Any:
 
 
 def validate(paths: Iterable[Path], strict: bool = False, content: bool = True,
-             full_read: bool = False) -> Iterator[Problem]:
+             full_read: bool = False, max_nodata: float = MAX_NODATA) -> Iterator[Problem]:
     """Schema, file and content problems of manifests, SAFE products and rasters.
 
     Args:
         paths: Manifests, folders (walked) or files.
         strict: Report warnings (``walk.skipped``) as errors.
         content: Read rasters and XML (§3.4); False: schema, files and headers only.
-        full_read: Decode whole rasters (the core ``validate`` command has no plugin
-            options, so only API callers set it).
+        full_read: Decode whole rasters, not a ≤ 512² window (``sslcli sar validate
+            --full-read``; the core ``validate`` has no plugin options).
+        max_nodata: ``content.nodata`` threshold (``sslcli sar validate --max-nodata``).
     """
-    checks = Checks(content=content, full_read=full_read)
+    checks = Checks(content=content, full_read=full_read, max_nodata=max_nodata)
     for path in paths:
         for problem in _validate_path(Path(path), checks):
             if strict and problem.severity == "warning":
