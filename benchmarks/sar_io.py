@@ -56,7 +56,7 @@ def run(n: int = 256, repeats: int = 3) -> dict[str, Any]:
             raw_rates.append(len(recs) / (time.perf_counter() - t))
             t = time.perf_counter()
             for r in recs:
-                x = (read_image(r) - np.float32(mu)) / np.float32(s)
+                _ = (read_image(r) - np.float32(mu)) / np.float32(s)
             ours_rates.append(len(recs) / (time.perf_counter() - t))
         raw, ours = statistics.median(raw_rates), statistics.median(ours_rates)
     return {"tiles": len(recs), "tile_px": 64, "raw_tiles_per_s": round(raw, 1),

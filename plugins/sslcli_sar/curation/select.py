@@ -17,7 +17,7 @@ from sslcli_sar.curation import collectives as coll
 from sslcli_sar.curation.hierarchy import hierarchical_kmeans, size_rule
 from sslcli_sar.curation.kmeans import assign
 from sslcli_sar.curation.pca import effective_rank, fit_pca, normalise, project
-from sslcli_sar.curation.sampling import balanced_sample, rng, water_fill
+from sslcli_sar.curation.sampling import balanced_sample, rng
 
 MIN_ERANK = 8.0
 MAX_TOP_SHARE = 0.9

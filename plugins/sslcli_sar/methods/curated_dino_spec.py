@@ -30,7 +30,6 @@ def params_schema() -> dict[str, Any]:
         return {**schema, "default": default, "description": text}
 
     pos_int = {"type": "integer", "minimum": 1}
-    auto_int = {"anyOf": [{"const": "auto"}, {"type": "integer", "minimum": 1}]}
     return {
         "type": "object", "additionalProperties": False,
         "properties": {
