@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from sslcli_sar.readers import EPS, read_raw, resolve, to_model_units
+from sslcli_sar.stats import StreamStats
 
 CARRY = ("mission", "swath", "pol", "start_time", "lat", "lon", "incidence_deg", "group",
          "split")
@@ -134,8 +135,6 @@ def run(records: Iterable[tuple[dict[str, Any], Path | None]], out: Path, *,
     tag = "" if n == 1 else f"-{i}-of-{n}"
     rows: list[dict[str, Any]] = []
     buffer: list[np.ndarray] = []
-    from sslcli_sar.stats import StreamStats
-
     sample = StreamStats(limit=10000, seed=0)
     files = 0
     seen = 0

@@ -7,11 +7,12 @@ quicklooks have about 1 %). Same report and exit codes as ``sslcli validate --mo
 
 from __future__ import annotations
 
-from pathlib import Path
+from dataclasses import replace
+from functools import partial
 
 import click
 
-from sslcli.inputs import echo_validation, expand_paths, missing_problems
+from sslcli.inputs import check_inputs, echo_validation, expand_paths
 from sslcli_sar.commands import CONTEXT, sar_group
 from sslcli_sar.modality import MAX_NODATA, validate
 
@@ -29,10 +30,11 @@ from sslcli_sar.modality import MAX_NODATA, validate
 def validate_command(ctx: click.Context, paths: tuple[str, ...], full_read: bool,
                      max_nodata: float, as_json: bool, strict: bool) -> None:
     """Check SAR inputs (manifests, SAFE products, rasters) with content options."""
+    from sslcli_sar import sslcli_modalities
+
+    (sar,) = sslcli_modalities()
+    with_options = replace(sar, validate=partial(validate, full_read=full_read,
+                                                 max_nodata=max_nodata))
     items = expand_paths(paths)
-    problems = missing_problems(items)
-    missing = {p.path for p in problems}
-    problems += list(validate([Path(p) for p in items if p not in missing], strict,
-                              full_read=full_read, max_nodata=max_nodata))
-    if echo_validation(problems, len(items), as_json, strict):
+    if echo_validation(check_inputs(with_options, items, strict), len(items), as_json, strict):
         ctx.exit(2)

@@ -142,7 +142,7 @@ class SceneDataset(SslDataset):
             "voxel_size_hint": hints[0] if hints else None,
             "class_names": names,
             "num_classes": len(names) if names else None,
-            "has_frames": any(r.frames is not None for r in self.rows),
+            "has_frames": len(frameless) < len(self.rows),
             # scenes without a frames folder, and where the first is listed (methods that
             # need frames refuse them before training)
             "frameless": len(frameless),

@@ -63,13 +63,14 @@ def point_linear(train_x: Any, train_y: Any, test_x: Any, test_y: Any,
     xtr, ytr, groups = _labelled(train_x, train_y, params.get("groups"))
     xte, yte, _ = _labelled(test_x, test_y)
     num_classes = _classes(params, ytr, yte)
+    seed = int(params.get("seed") or 0)
     if params.get("recipe") == "paper":
         from sslcli_scene3d.linear_recipe import EPOCHS, fit_predict
 
-        pred = fit_predict(xtr, ytr, groups, xte, num_classes, seed=int(params.get("seed") or 0))
+        pred = fit_predict(xtr, ytr, groups, xte, num_classes, seed=seed)
         return _report(yte, pred, num_classes, params, recipe="paper", epochs=EPOCHS)
     pred, lam = linear_predict(xtr, ytr, xte, num_classes=num_classes, groups=groups,
-                               seed=int(params.get("seed") or 0),
+                               seed=seed,
                                lambdas=tuple(params.get("lambdas") or LAMBDAS))
     return _report(yte, pred, num_classes, params, recipe="core", **{"lambda": lam})
 

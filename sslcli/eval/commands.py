@@ -132,7 +132,7 @@ def evaluate_cmd(ctx: click.Context, run_dir: str, data: tuple[str, ...], protoc
 
     registry = plugin_manager(ctx).registry
     spec = registry.protocol(protocol)
-    recipes = tuple(getattr(spec, "recipes", ()) or ())
+    recipes = spec.recipes
     if recipe is not None and recipe not in recipes:
         raise UsageError(f"--recipe: expected one of {', '.join(recipes)} for protocol "
                          f"'{protocol}', got {recipe!r}" if recipes else

@@ -11,6 +11,7 @@ n = ⌈0.25·518⌉ = 130 of N = 518 and half the tiles embedded on rank 0, the 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -33,7 +34,7 @@ def test_curation_refreshes_inside_a_two_process_run(tmp_path):
          "--set", "params.preset=tiny", "--set", "params.iters=10",
          "--set", "params.resample_steps=2", "--out", str(run)],
         capture_output=True, text=True, timeout=600, check=False,
-        env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+        env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     events = [r for r in rows if r.get("event") == "curation"]
