@@ -168,14 +168,29 @@ def pretrain_cmd(ctx: click.Context, **opts: Any) -> None:
         train(run=RunFolder(Path(out), None), **kwargs)
         _exit_distributed()
         return
-    with RunFolder.open(out, resume=resume, overwrite=opts["overwrite"]) as run:
+    opened: list[RunFolder] = []
+
+    def open_run() -> RunFolder:
+        """Lock (create, or empty with --overwrite) the folder; write config and skips."""
+        run = RunFolder.open(out, resume=resume, overwrite=opts["overwrite"])
+        opened.append(run)
         if not resume:
             run.write_config(cfg)
         for problem in skipped:
             run.append_jsonl("skipped.jsonl", problem.to_dict())
         if skipped:
             click.echo(f"skipped inputs are listed in {run.file('skipped.jsonl')}", err=True)
-        train(run=run, **kwargs)
+        return run
+
+    # a new run's folder is opened by the trainer once the data and the method are ready,
+    # so a run that cannot start leaves --out as it was (an --overwrite target included);
+    # a resumed run needs its folder (the checkpoint) first
+    RunFolder.check(out, resume=resume, overwrite=opts["overwrite"])
+    try:
+        train(run=open_run() if resume else open_run, **kwargs)
+    finally:
+        for run in opened:
+            run.close()
     click.echo(str(out))
     _exit_distributed()
 

@@ -120,20 +120,11 @@ class RunFolder:
                 and neither ``resume`` nor ``overwrite`` was asked (exit 2).
         """
         folder = Path(path)
-        if folder.exists() and not folder.is_dir():
-            raise UsageError(f"{folder}: --out: expected a folder, got an existing file")
+        cls.check(folder, resume=resume, overwrite=overwrite)
         folder.mkdir(parents=True, exist_ok=True)
         lock_file = cls._acquire(folder) if lock else None
         try:
-            contents = sorted(p.name for p in folder.iterdir() if p.name != LOCK_NAME)
-            if contents and not (resume or overwrite):
-                shown = ", ".join(contents[:5]) + (", …" if len(contents) > 5 else "")
-                raise UsageError(
-                    f"{folder} is not empty ({shown}); pass --resume {folder} to continue "
-                    "that run, --overwrite to replace it, or choose another --out"
-                )
-            if resume and not contents:
-                raise UsageError(f"{folder}: --resume: expected a run folder, got an empty one")
+            contents = cls.check(folder, resume=resume, overwrite=overwrite)  # now locked
             if overwrite and not resume:
                 for name in contents:
                     target = folder / name
@@ -147,6 +138,29 @@ class RunFolder:
                 lock_file.close()
             raise
         return cls(folder, lock_file)
+
+    @staticmethod
+    def check(path: str | Path, *, resume: bool = False, overwrite: bool = False) -> list[str]:
+        """Raise the :meth:`open` errors that ``path`` would give, creating nothing.
+
+        ``sslcli pretrain`` calls it before the data are read, so a wrong ``--out`` fails at
+        once, and opens the folder only when training can start. Returns the names in the
+        folder (without the lock file).
+        """
+        folder = Path(path)
+        if folder.exists() and not folder.is_dir():
+            raise UsageError(f"{folder}: --out: expected a folder, got an existing file")
+        contents = (sorted(p.name for p in folder.iterdir() if p.name != LOCK_NAME)
+                    if folder.is_dir() else [])
+        if contents and not (resume or overwrite):
+            shown = ", ".join(contents[:5]) + (", …" if len(contents) > 5 else "")
+            raise UsageError(
+                f"{folder} is not empty ({shown}); pass --resume {folder} to continue "
+                "that run, --overwrite to replace it, or choose another --out"
+            )
+        if resume and not contents:
+            raise UsageError(f"{folder}: --resume: expected a run folder, got an empty one")
+        return contents
 
     @staticmethod
     def _acquire(folder: Path) -> IO[str]:

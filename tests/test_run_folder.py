@@ -53,6 +53,25 @@ def test_non_empty_folder_needs_resume_or_overwrite(tmp_path, toy_csv):
     assert not (out / "notes.txt").exists()
 
 
+def test_a_run_that_cannot_start_leaves_out_as_it_was(tmp_path, toy_csv):
+    # a batch larger than the data fails after the data are read: nothing is created
+    too_big = ["--batch-size", "100000", "--steps", "2"]
+    fresh = tmp_path / "fresh"
+    result = invoke([*TRAIN, "--data", str(toy_csv), "--out", str(fresh), *too_big])
+    assert result.exit_code == 2
+    assert "trainer.batch_size: expected at most" in result.stderr
+    assert not fresh.exists()  # the same command, fixed, needs no --overwrite
+    assert invoke([*TRAIN, "--data", str(toy_csv), "--out", str(fresh),
+                   "--steps", "2"]).exit_code == 0
+    # --overwrite replaces a finished run only when the new one can start
+    before = {p.name: p.read_bytes() for p in fresh.iterdir() if p.is_file()}
+    result = invoke([*TRAIN, "--data", str(toy_csv), "--out", str(fresh), "--overwrite",
+                     *too_big])
+    assert result.exit_code == 2
+    assert {p.name: p.read_bytes() for p in fresh.iterdir() if p.is_file()} == before
+    assert (fresh / "checkpoints" / "last.pt").is_file()
+
+
 def test_run_folder_contents(tmp_path, toy_csv):
     out = tmp_path / "run"
     result = invoke([*TRAIN, "--data", str(toy_csv), "--out", str(out), "--steps", "20",

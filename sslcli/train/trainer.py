@@ -13,6 +13,7 @@ import contextlib
 import logging
 import os
 import random
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -91,10 +92,16 @@ def _init_from(method: Any, source: str, continuing: bool) -> None:
     load_model(method.encoder, str(path))
 
 
-def train(*, cfg: dict[str, Any], modality: Any, method_spec: Any, run: RunFolder,
-          data: list[str], resume: bool = False, init_from: str | None = None,
+def train(*, cfg: dict[str, Any], modality: Any, method_spec: Any,
+          run: RunFolder | Callable[[], RunFolder], data: list[str], resume: bool = False,
+          init_from: str | None = None,
           allow_world_size_change: bool = False) -> dict[str, Any]:
-    """Train ``method_spec`` on ``data`` into ``run``; return the summary (rank 0)."""
+    """Train ``method_spec`` on ``data`` into ``run``; return the summary (rank 0).
+
+    ``run`` may be a function that opens the run folder: it is called once the data are
+    open, the method is built and the batch fits the data, so a run that cannot start
+    creates (or, with ``--overwrite``, replaces) nothing.
+    """
     t, seed = cfg["trainer"], int(cfg["seed"])
     device = pick_device(t["device"])
     amp_dtype = pick_precision(t["precision"], device)
@@ -159,6 +166,8 @@ def train(*, cfg: dict[str, Any], modality: Any, method_spec: Any, run: RunFolde
     peak_lr, wd = cfg["optim"]["lr"], cfg["optim"].get("weight_decay") or 0.0
     anneal_at = anneal_start_step(total, cfg["schedule"])
 
+    if callable(run):
+        run = run()
     step, epoch, position, epoch_indices = 0, 0, 0, None
     callbacks = method.callbacks()
     metrics_path = run.file("metrics.jsonl")
