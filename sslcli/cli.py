@@ -72,9 +72,23 @@ def _env_debug() -> bool:
     return os.environ.get("SSLCLI_DEBUG", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time of the record (not at set-up), so
+    in-process calls of :func:`main` with redirected streams (tests, notebooks) get their
+    own messages."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:  # StreamHandler.__init__ assigns it
+        pass
+
+
 def _setup_logging(debug: bool) -> None:
     if not log.handlers:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("%(message)s"))
         log.addHandler(handler)
         log.propagate = False

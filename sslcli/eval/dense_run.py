@@ -8,9 +8,12 @@ follow their item. See :mod:`sslcli.eval.dense` for what is extracted.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from sslcli.errors import InputError, UsageError
+
+log = logging.getLogger("sslcli")
 
 
 def dense_split(dataset: Any, held_out: list[str] | None, seed: int,
@@ -86,6 +89,8 @@ def dense_rows(run_dir: str, cfg: dict[str, Any], modality: Any, method: Any, da
                   "test_groups": [groups[i] for i in te.item.tolist()],
                   "k": k, "metric": metric, "recipe": recipe,
                   "feature_mode": str(getattr(model, "feature_mode", None) or "default")}
+        log.info(f"evaluate: {spec.name} on the {name} encoder's features ({len(tr)} train, "
+                 f"{len(te)} test elements)")
         metrics = spec.run(tr.x, tr.y, te.x, te.y, params)
         rows.append({"encoder": name, "train": len(tr), "test": len(te),
                      "train_items": len(train), "test_items": len(test), **metrics})

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from sslcli.errors import InputError, UsageError
+
+log = logging.getLogger("sslcli")
 
 
 def own_split(dataset: Any) -> tuple[list[int], list[int]] | None:
@@ -145,6 +148,8 @@ def evaluate_run(run_dir: str, data: tuple[str, ...], spec: Any, registry: Any, 
     rows = []
     for name, model in encoders:
         x = embed_dataset(model, dataset)
+        log.info(f"evaluate: {spec.name} on the {name} encoder's features ({len(train)} train, "
+                 f"{len(test)} test items)")
         metrics = spec.run(x[train], y[train], x[test], y[test], dict(params))
         rows.append({"encoder": name, "train": len(train), "test": len(test), **metrics})
     return with_difference(rows)

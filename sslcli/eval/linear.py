@@ -11,11 +11,15 @@ all training rows. Nothing is tuned on the test rows. Torch only [ours].
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
 from sslcli.eval.metrics import classification_metrics, regression_metrics
 
 LAMBDAS = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
+
+log = logging.getLogger("sslcli")
 
 
 def fit_logistic(x: Any, y: Any, num_classes: int, lam: float,
@@ -104,13 +108,22 @@ def linear_predict(train_x: Any, train_y: Any, test_x: Any, *, label_kind: str =
         num_classes = int(ytr.max()) + 1
     fit_idx, val_idx = validation_split(len(ytr), ytr, groups, seed)
     best, best_score = lambdas[0], -float("inf")
+    what = "-RMSE" if values else "accuracy"
     if val_idx and fit_idx:
         for lam in lambdas:
+            started = time.perf_counter()
             score = _score(xtr[fit_idx], ytr[fit_idx], xtr[val_idx], ytr[val_idx], lam,
                            values, num_classes)
+            log.info(f"linear probe: λ {lam:g}, validation {what} {score:.4f} "
+                     f"({len(fit_idx)} fit / {len(val_idx)} validation rows, "
+                     f"{time.perf_counter() - started:.1f} s)")
             if score > best_score:
                 best, best_score = lam, score
-    return _predict(xtr, ytr, xte, best, values, num_classes), best
+    started = time.perf_counter()
+    pred = _predict(xtr, ytr, xte, best, values, num_classes)
+    log.info(f"linear probe: refit with λ {best:g} on {len(ytr)} rows "
+             f"({time.perf_counter() - started:.1f} s)")
+    return pred, best
 
 
 def linear_protocol(train_x: Any, train_y: Any, test_x: Any, test_y: Any, *,

@@ -74,6 +74,15 @@ def test_evaluate_tests_on_held_out_groups_prints_both_rows_and_saves_a_copy(run
     saved = json.loads((run / "eval" / f"{protocol}.json").read_text())
     assert [r["encoder"] for r in saved] == ["ssl", "random", "difference"]
     assert saved[0]["accuracy"] > 0.8
+    # progress on stderr: which encoder is probed, and the linear probe's λ search
+    progress = [line for line in result.stderr.splitlines() if line.startswith("evaluate:")]
+    assert progress == [f"evaluate: {protocol} on the {enc} encoder's features (180 train, "
+                        "120 test items)" for enc in ("ssl", "random")]
+    searched = [line for line in result.stderr.splitlines() if "linear probe: λ" in line]
+    assert len(searched) == (14 if protocol == "linear" else 0)  # 7 λ × 2 encoders
+    chosen = [row["lambda"] for row in saved[:2]] if protocol == "linear" else []
+    assert [line.split("λ ")[1].split()[0] for line in result.stderr.splitlines()
+            if "refit with" in line] == [f"{lam:g}" for lam in chosen]
 
 
 def test_evaluate_refuses_groups_seen_in_pretraining(run, toy_csv):
