@@ -123,8 +123,9 @@ def import_command(src: tuple[Path, ...], out: Path, layout: str, units: str,
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per scene.")
 def inspect_command(paths: tuple[Path, ...], voxel_size: float | None, units: str,
                     as_json: bool) -> None:
-    """Points, extent, median NN spacing, voxels per level and mean active 3³ neighbours of
-    each scene (warns on stderr below 3 neighbours: pick a larger --voxel-size)."""
+    """Points, extent, median NN spacing, voxels per level, mean active 3³ neighbours and
+    per-point attributes (color, normal, segment, …) of each scene (warns on stderr below 3
+    neighbours: pick a larger --voxel-size)."""
     from sslcli.errors import UsageError
     from sslcli_scene3d.inspect import describe_cloud, format_table, scenes_of
 
@@ -134,7 +135,7 @@ def inspect_command(paths: tuple[Path, ...], voxel_size: float | None, units: st
     for path in paths:
         for name, cloud, hint in scenes_of(path, units):
             size = voxel_size or hint or 0.02
-            record = describe_cloud(name, cloud.coord, size)
+            record = describe_cloud(name, cloud.coord, size, list(cloud.arrays))
             records.append(record)
             if record["warning"]:
                 click.echo(f"warning: {path}: scene {name!r}: {record['warning']}", err=True)

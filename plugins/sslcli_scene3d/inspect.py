@@ -3,7 +3,9 @@
 Per point file or scene: points, extent (m), median nearest-neighbour spacing (scipy
 ``cKDTree``, on at most 20 000 sampled points), voxels per level at ``--voxel-size`` and the
 mean number of active voxels in each voxel's 3³ block (itself included; below 3 the sparse
-convolutions degenerate into per-point MLPs, §8 pitfall 1).
+convolutions degenerate into per-point MLPs, §8 pitfall 1), and the per-point attributes the
+file holds (``color``, ``normal``, ``segment``, …): MSM's inputs are colour and normal, and a
+missing one is fed as a constant (grey, zeros).
 """
 
 from __future__ import annotations
@@ -33,8 +35,9 @@ def median_spacing(coord: np.ndarray, sample: int = SPACING_SAMPLE, seed: int = 
     return float(np.median(dist[:, 1]))
 
 
-def describe_cloud(name: str, coord: np.ndarray, voxel_size: float) -> dict[str, Any]:
-    """The ``inspect`` record of one point cloud."""
+def describe_cloud(name: str, coord: np.ndarray, voxel_size: float,
+                   attributes: list[str] | None = None) -> dict[str, Any]:
+    """The ``inspect`` record of one point cloud (``attributes``: its per-point arrays)."""
     from sslcli_scene3d.content import MIN_NEIGHBOURS
     from sslcli_scene3d.voxelize import level_keys, mean_active_neighbours, voxel_keys
 
@@ -50,6 +53,7 @@ def describe_cloud(name: str, coord: np.ndarray, voxel_size: float) -> dict[str,
         "voxel_size_m": voxel_size,
         "voxels_per_level": [len(k) for k in levels],
         "mean_active_neighbours": round(neighbours, 2),
+        "attributes": sorted(attributes or []),
         "warning": (f"{neighbours:.1f} active neighbours per voxel at {voxel_size:g} m; "
                     f"try a larger --voxel-size" if neighbours < MIN_NEIGHBOURS else None),
     }
@@ -72,12 +76,13 @@ def scenes_of(path: Path, units: str | None = None) -> list[tuple[str, Any, floa
 def format_table(records: list[dict[str, Any]]) -> str:
     """A fixed-width table of ``inspect`` records."""
     head = f"{'scene':<24} {'points':>9} {'extent (m)':>22} {'spacing':>8} {'voxel':>6} " \
-           f"{'voxels per level':<34} {'nbrs':>5}"
+           f"{'voxels per level':<34} {'nbrs':>5}  attributes"
     lines = [head]
     for r in records:
         extent = "×".join(f"{v:.1f}" for v in r["extent_m"])
         levels = " → ".join(str(v) for v in r["voxels_per_level"])
         lines.append(f"{r['scene'][:24]:<24} {r['points']:>9} {extent:>22} "
                      f"{r['median_spacing_m']:>8.3f} {r['voxel_size_m']:>6g} {levels:<34} "
-                     f"{r['mean_active_neighbours']:>5.1f}")
+                     f"{r['mean_active_neighbours']:>5.1f}  "
+                     f"{','.join(r.get('attributes') or []) or '-'}")
     return "\n".join(lines)

@@ -39,6 +39,16 @@ def test_autzen_at_half_a_metre(cli) -> None:
     assert record["voxels_per_level"] == [98_518, 48_999, 16_678, 4_537, 1_183]
     assert record["mean_active_neighbours"] == pytest.approx(5.2, abs=0.01)
     assert record["warning"] is None and "warning" not in result.stderr
+    # LAZ holds no normals (MSM's normal inputs would be zeros); the default import adds them
+    assert record["attributes"] == ["color", "intensity", "number_of_returns", "return_number",
+                                    "segment"]
+
+
+def test_attributes_show_the_normals_of_the_default_import(cli, tmp_path) -> None:
+    out = tmp_path / "autzen"
+    assert cli("import", AUTZEN, "--out", out, "--tile-size", "180").exit_code == 0
+    records = [json.loads(x) for x in cli("inspect", out, "--json").stdout.splitlines()]
+    assert len(records) == 2 and all("normal" in r["attributes"] for r in records)
 
 
 def test_too_small_voxels_warn_on_stderr_only(cli) -> None:
@@ -59,7 +69,7 @@ def test_dataset_directory_uses_its_hint_and_table_output(cli) -> None:
     head, row = table.stdout.splitlines()
     assert head.split()[:3] == ["scene", "points", "extent"]
     assert row.split()[:2] == ["frag_115", "64365"] and "8697 → 2391" in row
-    assert row.split()[-1] == "12.1"
+    assert row.split()[-2:] == ["12.1", "color,normal"]
 
 
 def test_las_without_crs_exits_2_without_traceback(cli) -> None:
