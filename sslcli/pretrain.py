@@ -5,6 +5,7 @@ The only line on stdout is the run folder, so ``run=$(sslcli pretrain ...)`` wor
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -168,12 +169,12 @@ def pretrain_cmd(ctx: click.Context, **opts: Any) -> None:
         train(run=RunFolder(Path(out), None), **kwargs)
         _exit_distributed()
         return
-    opened: list[RunFolder] = []
+    held = contextlib.ExitStack()  # the lock, released when the run ends or fails
 
     def open_run() -> RunFolder:
         """Lock (create, or empty with --overwrite) the folder; write config and skips."""
-        run = RunFolder.open(out, resume=resume, overwrite=opts["overwrite"])
-        opened.append(run)
+        run = held.enter_context(RunFolder.open(out, resume=resume,
+                                                overwrite=opts["overwrite"]))
         if not resume:
             run.write_config(cfg)
         for problem in skipped:
@@ -186,11 +187,8 @@ def pretrain_cmd(ctx: click.Context, **opts: Any) -> None:
     # so a run that cannot start leaves --out as it was (an --overwrite target included);
     # a resumed run needs its folder (the checkpoint) first
     RunFolder.check(out, resume=resume, overwrite=opts["overwrite"])
-    try:
+    with held:
         train(run=open_run() if resume else open_run, **kwargs)
-    finally:
-        for run in opened:
-            run.close()
     click.echo(str(out))
     _exit_distributed()
 

@@ -84,5 +84,5 @@ def format_table(records: list[dict[str, Any]]) -> str:
         lines.append(f"{r['scene'][:24]:<24} {r['points']:>9} {extent:>22} "
                      f"{r['median_spacing_m']:>8.3f} {r['voxel_size_m']:>6g} {levels:<34} "
                      f"{r['mean_active_neighbours']:>5.1f}  "
-                     f"{','.join(r.get('attributes') or []) or '-'}")
+                     f"{','.join(r['attributes']) or '-'}")
     return "\n".join(lines)
